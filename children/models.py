@@ -1,0 +1,235 @@
+"""Children known to services, where they live, and who is working with them.
+
+No case notes and no free text about a child's circumstances: Signpost points to
+people, it does not hold their files (SPEC principle 1).
+"""
+
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from children import identifiers, names
+
+_REF_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+
+
+def new_child_reference() -> str:
+    """A random, meaningless reference: what audit events and auditors see of a child."""
+    body = "".join(secrets.choice(_REF_ALPHABET) for _ in range(10))
+    return f"C-{body[:5]}-{body[5:]}"
+
+
+class ChildQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=Child.Status.ACTIVE)
+
+    def stale(self, *, today):
+        """Past their retention date, not on legal hold, no open involvement."""
+        open_involvement = Involvement.objects.filter(child=models.OuterRef("pk"), ended_on__isnull=True)
+        return self.filter(retain_until__lt=today, legal_hold=False).exclude(models.Exists(open_involvement))
+
+
+class Child(models.Model):
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+        OTHER = "X", "Other"
+        UNKNOWN = "U", "Not known"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        MERGED = "merged", "Merged into another record"
+
+    reference = models.CharField(max_length=13, unique=True, default=new_child_reference, editable=False)
+    given_names = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField(db_index=True, validators=[identifiers.validate_date_of_birth])
+    sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    nhs_number = models.CharField(
+        "NHS number", max_length=10, null=True, blank=True, unique=True, validators=[identifiers.validate_nhs_number]
+    )
+    upn = models.CharField(
+        "UPN", max_length=13, null=True, blank=True, unique=True, validators=[identifiers.validate_upn]
+    )
+    la_child_id = models.CharField("LA child ID", max_length=40, blank=True)
+    address_line = models.CharField(max_length=200, blank=True)
+    postcode = models.CharField(max_length=8, blank=True, validators=[identifiers.validate_postcode])
+    postcode_district = models.CharField(max_length=4, blank=True, db_index=True, editable=False)
+    postcode_sector = models.CharField(max_length=6, blank=True, db_index=True, editable=False)
+    local_authority = models.ForeignKey(
+        "practitioners.LocalAuthority", on_delete=models.PROTECT, related_name="children"
+    )
+    shielded = models.BooleanField(
+        default=False, help_text="Address and location hidden from everyone except the owning LA admin (e.g. refuge)."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    merged_into = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    retain_until = models.DateField(db_index=True, null=True, blank=True)
+    legal_hold = models.BooleanField(default=False)
+    legal_hold_reason = models.TextField(blank=True)
+
+    objects = ChildQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "children"
+        indexes = [models.Index(fields=["date_of_birth", "postcode_district"], name="child_dob_district")]
+        permissions = []  # view_child (a default permission) is the one guardian grants per object
+
+    def __str__(self):
+        return f"Child {self.reference}"  # str() reaches logs: never a name
+
+    def get_absolute_url(self):
+        return reverse("children:record", kwargs={"reference": self.reference})
+
+    def clean(self):
+        if self.nhs_number:
+            self.nhs_number = identifiers.clean_nhs_number(self.nhs_number)
+        if self.upn:
+            self.upn = self.upn.strip().upper()
+        if self.postcode:
+            self.postcode = identifiers.normalise_postcode(self.postcode) or self.postcode
+
+    def save(self, *args, **kwargs):
+        self.nhs_number = identifiers.clean_nhs_number(self.nhs_number) or None
+        self.upn = (self.upn or "").strip().upper() or None
+        if self.postcode:
+            self.postcode = identifiers.normalise_postcode(self.postcode) or self.postcode
+        self.postcode_district = identifiers.postcode_district(self.postcode)
+        self.postcode_sector = identifiers.postcode_sector(self.postcode)
+        if self.retain_until is None:
+            self.retain_until = (self.last_activity_at or timezone.now()).date() + settings.RETENTION_PERIOD
+        super().save(*args, **kwargs)
+        ChildName.sync_current(self)
+
+    @property
+    def full_name(self):
+        return f"{self.given_names} {self.family_name}"
+
+
+class ChildName(models.Model):
+    """Every name a child is or was known by, with normalised and phonetic keys.
+
+    The search looks names up here through indexes, never by scanning Child.
+    """
+
+    class Kind(models.TextChoices):
+        CURRENT = "current", "Current name"
+        PREVIOUS = "previous", "Previous name"
+        OTHER = "other", "Other name (alias, known as)"
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="names")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    given_names = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    given_norm = models.CharField(max_length=100, db_index=True, editable=False)
+    family_norm = models.CharField(max_length=100, db_index=True, editable=False)
+    given_phonetic = models.CharField(max_length=16, db_index=True, editable=False)
+    family_phonetic = models.CharField(max_length=16, db_index=True, editable=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["family_phonetic", "given_phonetic"], name="childname_phonetic"),
+            models.Index(fields=["family_norm", "given_norm"], name="childname_norm"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["child"], condition=Q(kind="current"), name="childname_one_current")
+        ]
+
+    def __str__(self):
+        return f"Name #{self.pk}"
+
+    def save(self, *args, **kwargs):
+        first_given = (self.given_names or "").split(" ")[0]
+        self.given_norm = names.normalise(first_given)
+        self.family_norm = names.normalise(self.family_name)
+        self.given_phonetic = names.phonetic(first_given)
+        self.family_phonetic = names.phonetic(self.family_name)
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def sync_current(cls, child: Child):
+        """Keep the 'current' name row in step with the Child's own name fields."""
+        row = cls.objects.filter(child=child, kind=cls.Kind.CURRENT).first() or cls(child=child, kind=cls.Kind.CURRENT)
+        if row.pk and (row.given_names, row.family_name) == (child.given_names, child.family_name):
+            return
+        row.given_names, row.family_name = child.given_names, child.family_name
+        row.save()
+
+
+class Address(models.Model):
+    """Address history: where a child lived and when, so moves between areas are visible."""
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="addresses")
+    address_line = models.CharField(max_length=200, blank=True)
+    postcode = models.CharField(max_length=8, validators=[identifiers.validate_postcode])
+    local_authority = models.ForeignKey("practitioners.LocalAuthority", on_delete=models.PROTECT, related_name="+")
+    moved_in_on = models.DateField()
+    moved_out_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-moved_in_on", "-pk"]
+        verbose_name_plural = "addresses"
+
+    def __str__(self):
+        return f"Address #{self.pk}"
+
+    def clean(self):
+        if self.moved_out_on and self.moved_in_on and self.moved_out_on < self.moved_in_on:
+            raise ValidationError({"moved_out_on": "The move-out date cannot be before the move-in date."})
+
+
+class InvolvementQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(ended_on__isnull=True)
+
+
+class Involvement(models.Model):
+    """An organisation's service working with a child: who, and how to reach them."""
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="involvements")
+    organisation = models.ForeignKey("practitioners.Organisation", on_delete=models.PROTECT, related_name="involvements")
+    service = models.ForeignKey("practitioners.Service", on_delete=models.PROTECT, related_name="involvements")
+    lead_practitioner = models.ForeignKey(
+        "practitioners.Practitioner", on_delete=models.SET_NULL, null=True, blank=True, related_name="led_involvements"
+    )
+    contact_phone = models.CharField(max_length=40, blank=True)
+    contact_email = models.EmailField(blank=True)
+    started_on = models.DateField()
+    ended_on = models.DateField(null=True, blank=True, db_index=True)
+    external_id = models.CharField(max_length=100, blank=True)
+    last_confirmed_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = InvolvementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "external_id"], condition=~Q(external_id=""), name="involvement_external_id"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True) | Q(ended_on__gte=models.F("started_on")),
+                name="involvement_end_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Involvement #{self.pk}"
+
+    @property
+    def is_open(self):
+        return self.ended_on is None
+
+    def clean(self):
+        if self.ended_on and self.started_on and self.ended_on < self.started_on:
+            raise ValidationError({"ended_on": "The end date cannot be before the start date."})
+        if not (self.contact_phone or self.contact_email):
+            raise ValidationError("Give a contact route: a work phone number or email for the team.")

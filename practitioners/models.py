@@ -1,0 +1,253 @@
+"""Who may use Signpost: local authorities, organisations, services, practitioners,
+and the grants that let a practitioner open one child's record."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from guardian.models import UserObjectPermissionBase
+
+gss_code_validator = RegexValidator(
+    r"^[ENSW]\d{8}\Z", "Enter a GSS code: a letter E, N, S or W followed by 8 digits, like E09000033."
+)
+
+
+class LocalAuthority(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    gss_code = models.CharField("GSS code", max_length=9, unique=True, validators=[gss_code_validator])
+    safeguarding_contact = models.CharField(
+        max_length=200, help_text="Safeguarding team phone or email, shown for sensitive services."
+    )
+    out_of_hours_phone = models.CharField(
+        "Out-of-hours (emergency duty) number", max_length=40, help_text="Shown on every record in this area."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "local authorities"
+
+    def __str__(self):
+        return self.name
+
+
+class Organisation(models.Model):
+    class Kind(models.TextChoices):
+        SCHOOL = "school", "School"
+        GP_PRACTICE = "gp", "GP practice"
+        NHS_TRUST = "nhs_trust", "NHS trust"
+        SOCIAL_CARE = "social_care", "Social care team"
+        POLICE = "police", "Police"
+        YOUTH_JUSTICE = "youth_justice", "Youth justice"
+        VOLUNTARY = "voluntary", "Voluntary sector"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    local_authority = models.ForeignKey(LocalAuthority, on_delete=models.PROTECT, related_name="organisations")
+    contact_phone = models.CharField(max_length=40, blank=True)
+    contact_email = models.EmailField(blank=True)
+    services = models.ManyToManyField("Service", related_name="organisations", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["local_authority", "name"], name="organisation_unique_name_per_la")]
+
+    def __str__(self):
+        return self.name
+
+
+class Service(models.Model):
+    """A type of service an organisation delivers (school nursing, CAMHS, ...)."""
+
+    name = models.CharField(max_length=120, unique=True)
+    code = models.SlugField(max_length=60, unique=True)
+    sensitive = models.BooleanField(
+        default=False,
+        help_text="Sexual health, substance misuse, mental health and similar: others see only "
+        "that a sensitive service is involved, never its name.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class PractitionerQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=Practitioner.Status.ACTIVE, user__is_active=True)
+
+    def lapsing(self, *, today):
+        """Active practitioners whose vetting or training is past its date."""
+        training_cutoff = today - settings.TRAINING_VALID_FOR
+        return self.active().filter(
+            Q(vetting_expires_on__lt=today)
+            | Q(vetting_expires_on__isnull=True)
+            | Q(training_completed_on__lt=training_cutoff)
+            | Q(training_completed_on__isnull=True)
+        )
+
+
+class Practitioner(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending approval"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        EXPIRED = "expired", "Expired"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="practitioner")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="practitioners")
+    job_title = models.CharField(max_length=120)
+    work_phone = models.CharField(max_length=40, blank=True)
+    work_email = models.EmailField(blank=True)
+    vetting_checked_on = models.DateField(null=True, blank=True)
+    vetting_expires_on = models.DateField(null=True, blank=True)
+    training_completed_on = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PractitionerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user__last_name", "user__first_name"]
+
+    def __str__(self):
+        return f"Practitioner #{self.pk}"
+
+    @property
+    def local_authority(self):
+        return self.organisation.local_authority
+
+    def vetting_current(self, today=None) -> bool:
+        today = today or timezone.localdate()
+        return bool(self.vetting_expires_on and self.vetting_expires_on >= today)
+
+    def training_current(self, today=None) -> bool:
+        today = today or timezone.localdate()
+        return bool(self.training_completed_on and self.training_completed_on + settings.TRAINING_VALID_FOR >= today)
+
+    def credentials_current(self, today=None) -> bool:
+        return self.vetting_current(today) and self.training_current(today)
+
+
+class PractitionerStatusChange(models.Model):
+    """Every lifecycle transition: who, when, why. Shown on the practitioner's page."""
+
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=12, choices=Practitioner.Status.choices, blank=True)
+    to_status = models.CharField(max_length=12, choices=Practitioner.Status.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+
+
+class LocalAuthorityAdmin(models.Model):
+    """A user who administers one local authority (a user may admin several)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="la_admin_roles")
+    local_authority = models.ForeignKey(LocalAuthority, on_delete=models.CASCADE, related_name="admins")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "local_authority"], name="la_admin_unique")]
+
+    def __str__(self):
+        return f"LA admin #{self.pk}"
+
+
+class AccessGrantQuerySet(models.QuerySet):
+    def live(self, *, now=None):
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+    def expired(self, *, now=None):
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, expires_at__lte=now)
+
+
+class AccessGrant(models.Model):
+    """Why a practitioner may open one child's record, and until when.
+
+    The guardian object permission (``ChildUserObjectPermission``) is what the
+    permission checks read; this row carries the reason and the expiry, and
+    ``practitioners.permissions`` requires both.
+    """
+
+    class Source(models.TextChoices):
+        INVOLVEMENT = "involvement", "Own organisation is involved"
+        ACCESS_REQUEST = "access_request", "Access request approved"
+        BREAK_GLASS = "break_glass", "Break-glass (emergency)"
+
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="grants")
+    child = models.ForeignKey("children.Child", on_delete=models.CASCADE, related_name="grants")
+    source = models.CharField(max_length=20, choices=Source.choices)
+    reason = models.TextField()
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    involvement = models.ForeignKey(
+        "children.Involvement", on_delete=models.SET_NULL, null=True, blank=True, related_name="grants"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True, help_text="Break-glass uses: when an LA admin reviewed it.")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    review_comment = models.TextField(blank=True)
+
+    objects = AccessGrantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["practitioner", "child", "expires_at"], name="grant_lookup")]
+
+    def __str__(self):
+        return f"Grant #{self.pk}"
+
+    def is_live(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now
+
+
+class AccessRequest(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for a decision"
+        APPROVED = "approved", "Approved"
+        REFUSED = "refused", "Refused"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="access_requests")
+    child = models.ForeignKey("children.Child", on_delete=models.CASCADE, related_name="access_requests")
+    reason = models.TextField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN, db_index=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    grant = models.OneToOneField(AccessGrant, on_delete=models.SET_NULL, null=True, blank=True, related_name="request")
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self):
+        return f"Access request #{self.pk}"
+
+
+class ChildUserObjectPermission(UserObjectPermissionBase):
+    """Direct-FK guardian permission on Child: indexes well at millions of rows (SPEC 8)."""
+
+    content_object = models.ForeignKey("children.Child", on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        pass

@@ -1,0 +1,100 @@
+"""Who may see what: the one module that decides, and the only one that calls guardian.
+
+Every check reads the database on every request (status, vetting, training, second
+factor, grant expiry): nothing is cached across requests (SPEC 8).
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.utils import timezone
+from guardian.shortcuts import get_objects_for_user
+
+from practitioners import roles
+from practitioners.models import AccessGrant, LocalAuthority, Practitioner
+
+VIEW_CHILD = "children.view_child"
+
+
+class NotVetted(PermissionDenied):
+    """Signed in, but not (or no longer) an active, vetted, second-factor-verified practitioner."""
+
+
+class NoGrant(PermissionDenied):
+    """A vetted practitioner without a live grant for this child: offer request / break-glass."""
+
+
+def practitioner_of(user) -> Practitioner | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return Practitioner.objects.select_related("organisation__local_authority", "user").filter(user=user).first()
+
+
+def second_factor_verified(user) -> bool:
+    is_verified = getattr(user, "is_verified", None)
+    return bool(is_verified and is_verified())
+
+
+def may_search(user, *, today=None) -> bool:
+    """Active account, active practitioner, vetting and training current, second factor verified."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    practitioner = practitioner_of(user)
+    if practitioner is None or practitioner.status != Practitioner.Status.ACTIVE:
+        return False
+    if not practitioner.credentials_current(today):
+        return False
+    if not roles.has_role(user, roles.PRACTITIONER):
+        return False
+    return second_factor_verified(user)
+
+
+def require_searcher(user) -> Practitioner:
+    """The practitioner behind ``user``; raises NotVetted unless ``may_search``."""
+    if not may_search(user):
+        raise NotVetted("Only active, vetted practitioners with a second factor can search.")
+    return practitioner_of(user)
+
+
+def live_grants(practitioner: Practitioner, *, now=None) -> QuerySet[AccessGrant]:
+    return AccessGrant.objects.live(now=now).filter(practitioner=practitioner)
+
+
+def children_visible_to(practitioner: Practitioner, *, now=None) -> QuerySet:
+    """Children whose record this practitioner may open now: guardian permission AND a live grant."""
+    from children.models import Child
+
+    if practitioner is None or not may_search(practitioner.user):
+        return Child.objects.none()
+    now = now or timezone.now()
+    permitted = get_objects_for_user(
+        practitioner.user,
+        VIEW_CHILD,
+        klass=Child.objects.active(),
+        with_superuser=False,  # a superuser does not see every child
+        accept_global_perms=False,  # nor does a model-wide permission
+    )
+    return permitted.filter(grants__practitioner=practitioner, grants__revoked_at__isnull=True,
+                            grants__expires_at__gt=now).distinct()
+
+
+def may_open_child(practitioner: Practitioner, child, *, now=None) -> bool:
+    return children_visible_to(practitioner, now=now).filter(pk=child.pk).exists()
+
+
+def live_grant_for(practitioner: Practitioner, child, *, now=None) -> AccessGrant | None:
+    """The live grant with the latest expiry, or None."""
+    if not may_open_child(practitioner, child, now=now):
+        return None
+    return live_grants(practitioner, now=now).filter(child=child).order_by("-expires_at").first()
+
+
+def administered_authorities(user) -> QuerySet[LocalAuthority]:
+    """The local authorities this user is an LA admin of (none without the role)."""
+    if not roles.has_role(user, roles.LA_ADMIN) or not user.is_active:
+        return LocalAuthority.objects.none()
+    return LocalAuthority.objects.filter(admins__user=user)
+
+
+def is_auditor(user) -> bool:
+    return bool(getattr(user, "is_active", False) and roles.has_role(user, roles.AUDITOR)
+                and second_factor_verified(user))

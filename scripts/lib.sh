@@ -1,0 +1,36 @@
+# Shared by scripts/run and scripts/test. VENV may be set to use another virtualenv.
+VENV=${SIGNPOST_VENV:-.venv}
+
+find_python() {
+  for candidate in python3.11 python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+      echo "$candidate"; return 0
+    fi
+  done
+  echo "Signpost needs Python 3.11 (python3.11 on PATH)." >&2
+  return 1
+}
+
+# ensure_venv [extra]: create the virtualenv if needed and install the locked dependencies.
+ensure_venv() {
+  local extra=${1:-}
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$(find_python)" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+  fi
+  local spec="."
+  [ -n "$extra" ] && spec=".[${extra}]"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e "$spec"
+}
+
+# Browser tests drive Debian's Chromium; install it when we can (root + apt).
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing Debian's chromium for the browser tests..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Browser tests need /usr/bin/chromium (apt-get install chromium)." >&2
+    return 1
+  fi
+}

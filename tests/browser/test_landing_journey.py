@@ -1,0 +1,21 @@
+"""The front door in a real browser: landing page, sign-in form, accessibility."""
+
+import pytest
+
+from tests.browser.conftest import axe_violations
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_visitor_reaches_the_sign_in_form_from_the_landing_page(live_server, page):
+    page.goto(live_server.url + "/")
+    assert page.get_by_role("heading", level=1).inner_text() == "Find who is working with a child"
+    assert page.evaluate("document.body.classList.contains('govuk-frontend-supported')")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.locator("input[name='auth-username']").is_visible()
+    assert axe_violations(page) == []
+
+
+def test_the_landing_page_meets_wcag_aa(live_server, page):
+    page.goto(live_server.url + "/")
+    assert axe_violations(page) == []

@@ -1,0 +1,35 @@
+import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests import factories
+
+
+@pytest.fixture
+def practitioner(db):
+    return factories.PractitionerFactory()
+
+
+def verified_login(client, user):
+    """Log ``user`` in with a verified second factor, as the OTP login flow would."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="test")
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def login_verified():
+    return verified_login
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Tests do not run collectstatic: serve static files unhashed, straight from the finders."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
