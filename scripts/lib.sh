@@ -16,11 +16,14 @@ ensure_venv() {
   local extra=${1:-}
   if [ ! -x "$VENV/bin/python" ]; then
     "$(find_python)" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q --upgrade pip 2> >(grep -v "WARNING: Location 'file://" >&2)
   fi
   local spec="."
   [ -n "$extra" ] && spec=".[${extra}]"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e "$spec"
+  # This machine's pip config names local mirrors that may be absent: drop that noise only.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e "$spec" \
+    2> >(grep -v -e "WARNING: Location 'file://" -e "BuildBackendWarning" -e "^ *!!" -e "^ *\\*\\*\\*" -e "^ *$" \
+         -e "Please be careful with folders" -e "name as your package" -e "with strategy, WheelFile" >&2)
 }
 
 # Browser tests drive Debian's Chromium; install it when we can (root + apt).
