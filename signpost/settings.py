@@ -9,6 +9,7 @@ with a one-line ``ImproperlyConfigured`` message naming it (see ``signpost.confi
 from datetime import timedelta
 from pathlib import Path
 
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
 from signpost.config import Config
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "practitioners",
     "children",
     "audit",
+    "housekeeping",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +214,7 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
+CELERY_RESULT_EXPIRES = None  # no result backend, so no nightly celery.backend_cleanup for beat to run
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -219,7 +222,25 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+# Times are Europe/London. Run exactly one beat (SPEC 8). "expires" drops a run still queued
+# when the next one is due, so a worker that was down does not replay a backlog; every job is
+# idempotent and locked anyway. Each task is a housekeeping job (housekeeping/jobs.py).
+_DAY_LESS_AN_HOUR = 23 * 3600
+
+
+def _beat(task: str, schedule: crontab, expires: int) -> dict:
+    return {"task": task, "schedule": schedule, "options": {"expires": expires}}
+
+
+CELERY_BEAT_SCHEDULE: dict = {
+    "expire-grants": _beat("practitioners.tasks.revoke_expired_grants", crontab(minute="*/15"), 14 * 60),
+    "expire-practitioners": _beat(
+        "practitioners.tasks.expire_lapsed_practitioners", crontab(hour=0, minute=15), _DAY_LESS_AN_HOUR
+    ),
+    "remind-practitioners": _beat("practitioners.tasks.send_access_reminders", crontab(hour=8, minute=0), _DAY_LESS_AN_HOUR),
+    "expire-records": _beat("children.tasks.expire_stale_records", crontab(hour=2, minute=0), _DAY_LESS_AN_HOUR),
+    "verify-audit-chain": _beat("audit.tasks.verify_audit_chain", crontab(hour=3, minute=30), _DAY_LESS_AN_HOUR),
+}
 
 CACHES = {
     "default": (
@@ -232,12 +253,20 @@ CACHES = {
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="signpost@localhost")
 ADMINS = [("Signpost admins", a) for a in env.list("ADMIN_EMAILS", default=[])]
+SERVER_EMAIL = DEFAULT_FROM_EMAIL  # the sender of alerts to ADMINS (mail_admins)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 
 # Domain policy (SPEC 5 and 3.4).
 RETENTION_PERIOD = timedelta(days=env.int("RETENTION_DAYS", default=365))
 BREAK_GLASS_WINDOW = timedelta(hours=env.int("BREAK_GLASS_HOURS", default=24))
 TRAINING_VALID_FOR = timedelta(days=env.int("TRAINING_VALID_DAYS", default=3 * 365))
 SEARCH_RESULT_CAP = env.int("SEARCH_RESULT_CAP", default=20)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=500)  # children deleted per transaction
+ACCESS_REMINDER_DAYS = env.int("ACCESS_REMINDER_DAYS", default=30)  # warn this long before access lapses
 
 # Application logs never carry personal data: only ids and event names.
 LOGGING = {

@@ -1,0 +1,222 @@
+"""Stale child records are deleted (SPEC 5): in batches, idempotent, resumable, one run at a time.
+
+A record is stale, unless it is on legal hold, when either
+- it has no open involvement and no activity for the retention period: its ``retain_until``
+  has passed (``Child.objects.stale``), and its ``last_activity_at`` and the end of every
+  involvement are more than the period ago (whichever clock says "recent" keeps the record); or
+- the child's 18th birthday plus the retention period has passed, whatever its involvements.
+
+Deleting a child deletes its names, addresses, involvements, grants, access requests and
+object permissions (database cascades), and the field history django-auditlog kept of them,
+which would otherwise keep the names the deletion removes. Audit events are not touched: they
+name the child only by its random reference, which points at nothing once the record is gone.
+"""
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from auditlog.context import disable_auditlog
+from auditlog.models import LogEntry
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from audit import services as audit
+from audit.context import RequestContext
+from children.models import Address, Child, ChildName, Involvement
+from housekeeping.locks import try_job_lock
+from practitioners.models import AccessGrant, AccessRequest
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = "expire_records"
+AUDIT_ACTION = "housekeeping.expire_records"
+ONE_DAY = timedelta(days=1)
+
+
+def eighteenth_birthday(date_of_birth: date) -> date:
+    """The day a child turns 18. Born on 29 February: 1 March in a common year (the later day,
+    so a record is never deleted early)."""
+    try:
+        return date_of_birth.replace(year=date_of_birth.year + 18)
+    except ValueError:
+        return date(date_of_birth.year + 18, 3, 1)
+
+
+def first_birth_date_not_yet_adult(before: date) -> date:
+    """The earliest date of birth whose 18th birthday is on or after ``before``.
+
+    Everyone born earlier turned 18 before ``before``, so a date-of-birth filter (indexed)
+    expresses the age rule. Leap days make "the same day 18 years back" off by one either way,
+    hence the two nudges.
+    """
+    try:
+        bound = before.replace(year=before.year - 18)
+    except ValueError:  # 29 February in a year whose 18-years-earlier is common
+        bound = date(before.year - 18, 3, 1)
+    while eighteenth_birthday(bound - ONE_DAY) >= before:
+        bound -= ONE_DAY
+    while eighteenth_birthday(bound) < before:
+        bound += ONE_DAY
+    return bound
+
+
+def stale_children(*, today: date, period: timedelta | None = None) -> QuerySet[Child]:
+    """Children whose record should be deleted on ``today`` (see the module docstring)."""
+    period = settings.RETENTION_PERIOD if period is None else period
+    cutoff = today - period
+    start_of_cutoff = timezone.make_aware(datetime.combine(cutoff, time.min))
+    ended_recently = Involvement.objects.filter(child=OuterRef("pk"), ended_on__gte=cutoff)
+    inactive = Child.objects.stale(today=today).filter(last_activity_at__lt=start_of_cutoff).exclude(
+        Exists(ended_recently)
+    )
+    adult = Child.objects.filter(legal_hold=False, date_of_birth__lt=first_birth_date_not_yet_adult(cutoff))
+    return inactive | adult
+
+
+@dataclass
+class RetentionResult:
+    deleted: Counter = field(default_factory=Counter)  # model name -> rows deleted
+    batches: int = 0
+    locked_out: bool = False  # another run held the lock: this one stopped
+    completed: bool = False  # ran until no stale record was left
+    would_delete: list[str] = field(default_factory=list)  # dry run: references, nothing else
+
+    dry_run: bool = False
+
+    def counts(self) -> dict[str, int]:
+        if self.dry_run:
+            return {"would_delete": len(self.would_delete)}
+        counts = {"children": self.deleted["child"], "batches": self.batches}
+        counts.update({f"deleted_{name}": n for name, n in sorted(self.deleted.items()) if name != "child"})
+        return counts
+
+
+def expire_stale_records(
+    *,
+    today: date,
+    batch_size: int | None = None,
+    dry_run: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+    inside_batch: Callable[[list[int]], None] | None = None,
+) -> RetentionResult:
+    """Delete stale records, ``batch_size`` children per transaction; returns what was deleted.
+
+    Safe to run twice at once: every batch takes the job's advisory lock (PostgreSQL) and
+    locks its rows (``skip_locked``); a run that finds the lock taken stops with
+    ``locked_out``. Safe to stop anywhere: a batch commits whole or not at all, and the next
+    run picks up whatever is still stale. ``dry_run`` lists references and changes nothing.
+
+    ``inside_batch(child_ids)`` is called inside each batch's transaction, after the delete and
+    before the commit: if it raises, that batch rolls back and the exception propagates.
+    Audits one ``housekeeping.expire_records`` event per run with the counts, also when the
+    run stops on an error (then re-raises).
+    """
+    batch_size = batch_size or settings.RETENTION_BATCH_SIZE
+    result = RetentionResult(dry_run=dry_run)
+    if dry_run:
+        result.would_delete = list(stale_children(today=today).order_by("pk").values_list("reference", flat=True))
+        result.completed = True
+        return result
+
+    total = stale_children(today=today).count()
+    after_pk = 0
+    try:
+        while True:
+            with transaction.atomic():
+                if not try_job_lock(LOCK_NAME):
+                    result.locked_out = True
+                    break
+                ids, after_pk = _lock_next_batch(today=today, after_pk=after_pk, size=batch_size)
+                if after_pk is None:
+                    result.completed = True
+                    break
+                deleted = _delete_children(ids) if ids else Counter()
+                if inside_batch is not None:
+                    inside_batch(ids)
+            result.deleted.update(deleted)  # only once the batch has committed
+            result.batches += 1
+            if on_progress is not None:
+                on_progress(result.deleted["child"], total)
+    except BaseException:
+        _audit_run(result, today=today, batch_size=batch_size, interrupted=True)
+        raise
+    _audit_run(result, today=today, batch_size=batch_size)
+    return result
+
+
+def _lock_next_batch(*, today, after_pk, size) -> tuple[list[int], int | None]:
+    """Lock the next ``size`` candidates after ``after_pk``; return those still stale and the
+    new keyset position (None when there are no candidates left)."""
+    locked = list(
+        stale_children(today=today)
+        .filter(pk__gt=after_pk)
+        .order_by("pk")
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)[:size]
+    )
+    if not locked:
+        return [], None
+    # Check again now the rows are locked: under READ COMMITTED this statement sees an
+    # involvement another transaction opened since the candidates were chosen. Involvements
+    # opened from now on wait for our row lock and then fail on the deleted child.
+    still_stale = list(stale_children(today=today).filter(pk__in=locked).values_list("pk", flat=True))
+    return still_stale, max(locked)
+
+
+def _delete_children(ids: list[int]) -> Counter:
+    """Delete the children and everything that cascades from them, with their field history.
+
+    auditlog is off for the delete: its delete entry would copy every field (the names)
+    into a history table the retention job is meant to empty.
+    """
+    history = _field_history_of(ids)
+    with disable_auditlog():
+        purged, _ = history.delete()
+        _, per_model = Child.objects.filter(pk__in=ids).delete()
+    counts = Counter({label.rsplit(".", 1)[-1].lower(): n for label, n in per_model.items() if n})
+    if purged:
+        counts["field_history"] = purged
+    return counts
+
+
+def _field_history_of(child_ids: list[int]) -> QuerySet[LogEntry]:
+    """django-auditlog entries about these children and the rows that cascade from them."""
+    rows = {
+        Child: child_ids,
+        ChildName: ChildName.objects.filter(child_id__in=child_ids).values_list("pk", flat=True),
+        Address: Address.objects.filter(child_id__in=child_ids).values_list("pk", flat=True),
+        Involvement: Involvement.objects.filter(child_id__in=child_ids).values_list("pk", flat=True),
+        AccessGrant: AccessGrant.objects.filter(child_id__in=child_ids).values_list("pk", flat=True),
+        AccessRequest: AccessRequest.objects.filter(child_id__in=child_ids).values_list("pk", flat=True),
+    }
+    about = Q(pk__in=[])
+    for model, pks in rows.items():
+        keys = [str(pk) for pk in pks]
+        if keys:
+            about |= Q(content_type=ContentType.objects.get_for_model(model), object_pk__in=keys)
+    return LogEntry.objects.filter(about)
+
+
+def _audit_run(result: RetentionResult, *, today, batch_size, interrupted=False) -> None:
+    details = {
+        "today": today.isoformat(),
+        "batch_size": batch_size,
+        "batches": result.batches,
+        "deleted": dict(sorted(result.deleted.items())),
+        "completed": result.completed,
+        "locked_out": result.locked_out,
+        "interrupted": interrupted,
+    }
+    if not interrupted:
+        audit.record_event(action=AUDIT_ACTION, context=RequestContext.system("housekeeping"), details=details)
+        return
+    try:  # the run already failed: record what it did, but never hide the original error
+        audit.record_event(action=AUDIT_ACTION, context=RequestContext.system("housekeeping"), details=details)
+    except Exception as exc:  # noqa: BLE001
+        logger.error("could not audit the interrupted expire_records run: %s", type(exc).__name__)

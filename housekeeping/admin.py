@@ -1,0 +1,43 @@
+from django.contrib import admin
+
+from housekeeping.models import AccessReminder, JobRun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record of what happened: nobody edits it from the admin."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    list_display = ["job", "started_at", "duration_shown", "outcome", "counts_shown", "error_summary", "dry_run", "trigger"]
+    list_filter = ["job", "outcome", "trigger", "dry_run"]
+    date_hierarchy = "started_at"
+
+    @admin.display(description="duration", ordering="duration")
+    def duration_shown(self, run):
+        if run.duration is None:
+            return "–"
+        return f"{run.duration.total_seconds():.1f} s"
+
+    @admin.display(description="counts")
+    def counts_shown(self, run):
+        return ", ".join(f"{name} {value}" for name, value in run.counts.items()) or "–"
+
+
+@admin.register(AccessReminder)
+class AccessReminderAdmin(ReadOnlyAdmin):
+    list_display = ["practitioner", "kind", "expires_on", "sent_at"]
+    list_filter = ["kind"]
+    date_hierarchy = "sent_at"

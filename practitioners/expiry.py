@@ -1,0 +1,239 @@
+"""Access that lapses is taken away, and practitioners are warned first (SPEC 5, SPEC 8).
+
+- ``expire_lapsed_practitioners``: vetting or training past its date -> status ``expired``
+  (with a ``PractitionerStatusChange``), live grants revoked, sessions and API tokens ended.
+- ``send_access_reminders``: an email ``ACCESS_REMINDER_DAYS`` before vetting or training
+  expires, once per practitioner and date (``housekeeping.AccessReminder``).
+- ``revoke_expired_grants``: grants and break-glass windows past ``expires_at`` are revoked.
+  ``practitioners.permissions`` refuses an expired grant anyway; this tidies the rows and
+  the guardian permission, and audits the end.
+
+Each works one row per transaction. The transaction holds the job's lock (a second run at
+the same time stops, ``locked_out``) and the row's lock (``skip_locked``), and re-reads the
+row's condition under the lock, so a rerun or a redelivered task finds nothing left to do.
+"""
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import dateformat, timezone
+from rest_framework.authtoken.models import Token
+
+from audit import services as audit
+from audit.context import RequestContext
+from housekeeping.locks import try_job_lock
+from housekeeping.models import AccessReminder
+from practitioners.models import AccessGrant, Practitioner, PractitionerStatusChange
+from practitioners.services import revoke_grant
+
+SYSTEM = RequestContext.system("housekeeping")
+Progress = Callable[[int, int], None] | None
+
+
+@dataclass
+class ExpiryResult:
+    counts: Counter = field(default_factory=Counter)
+    locked_out: bool = False
+    listing: list[str] = field(default_factory=list)  # dry run: what would change, by id only
+
+
+def _each_locked_row(candidates, handle: Callable, *, related=(), lock_name: str, result: ExpiryResult,
+                     on_progress: Progress) -> None:
+    """Call ``handle(row)`` for each candidate, one transaction each, holding the job's lock and the
+    row's lock. The row is read again under the lock: one that no longer qualifies, or that another
+    transaction holds, is skipped. Stops (``locked_out``) if another run holds the job's lock."""
+    pks = list(candidates.order_by("pk").values_list("pk", flat=True))
+    for done, pk in enumerate(pks, 1):
+        with transaction.atomic():
+            if not try_job_lock(lock_name):
+                result.locked_out = True
+                return
+            row = (candidates.select_for_update(skip_locked=True, of=("self",))
+                   .select_related(*related).filter(pk=pk).first())
+            if row is not None:
+                handle(row)
+        if on_progress is not None:
+            on_progress(done, len(pks))
+
+
+def _would_change(candidates, *, label: str, count_as: str) -> ExpiryResult:
+    """A dry run: the candidates by id, nothing changed."""
+    pks = list(candidates.order_by("pk").values_list("pk", flat=True))
+    return ExpiryResult(counts=Counter({count_as: len(pks)}), listing=[f"{label} #{pk}" for pk in pks])
+
+
+def _day(value: date) -> str:
+    return dateformat.format(value, "j F Y")
+
+
+# --- practitioners whose vetting or training lapsed -----------------------------------------
+
+def lapses(practitioner: Practitioner, *, today: date) -> list[tuple[str, str]]:
+    """Why this practitioner's access has lapsed on ``today``: (code, sentence) pairs, or []."""
+    found = []
+    if practitioner.vetting_expires_on is None:
+        found.append(("vetting", "No vetting check expiry date is recorded."))
+    elif practitioner.vetting_expires_on < today:
+        found.append(("vetting", f"Vetting check expired on {_day(practitioner.vetting_expires_on)}."))
+    if practitioner.training_completed_on is None:
+        found.append(("training", "No training completion date is recorded."))
+    elif not practitioner.training_current(today):
+        lapsed_on = practitioner.training_completed_on + settings.TRAINING_VALID_FOR
+        found.append(("training", f"Training expired on {_day(lapsed_on)}."))
+    return found
+
+
+def expire_lapsed_practitioners(
+    *, today: date, now=None, dry_run: bool = False, on_progress: Progress = None
+) -> ExpiryResult:
+    """Set every active practitioner whose vetting or training lapsed to ``expired``.
+
+    Per practitioner, in one transaction: the status change (with a ``PractitionerStatusChange``),
+    ``grant.revoke`` for each live grant, every session and DRF token of the user ended, and a
+    ``practitioner.expire`` audit event naming the practitioner by id and the lapse by kind.
+    """
+    now = now or timezone.now()
+    lapsing = Practitioner.objects.lapsing(today=today)
+    if dry_run:
+        return _would_change(lapsing, label="Practitioner", count_as="would_expire")
+    result = ExpiryResult(counts=Counter(expired=0))
+    _each_locked_row(
+        lapsing, lambda practitioner: _expire(practitioner, today=today, now=now, counts=result.counts),
+        related=("user",), lock_name="expire_practitioners", result=result, on_progress=on_progress,
+    )
+    return result
+
+
+def _expire(practitioner: Practitioner, *, today, now, counts: Counter) -> None:
+    found = lapses(practitioner, today=today)
+    previous = practitioner.status
+    practitioner.status = Practitioner.Status.EXPIRED
+    practitioner.save(update_fields=["status"])  # save(), not update(): auditlog sees it
+    PractitionerStatusChange.objects.create(
+        practitioner=practitioner, from_status=previous, to_status=Practitioner.Status.EXPIRED,
+        changed_by=None, changed_at=now, reason=" ".join(sentence for _, sentence in found),
+    )
+    revoked = 0
+    for grant in AccessGrant.objects.live(now=now).filter(practitioner=practitioner).select_related("child"):
+        revoked += revoke_grant(grant=grant, context=SYSTEM, reason="Practitioner's access expired", now=now)
+    sessions = end_sessions(practitioner.user)
+    tokens, _ = Token.objects.filter(user=practitioner.user).delete()
+    audit.record_event(
+        action="practitioner.expire", context=SYSTEM,
+        details={"practitioner_id": practitioner.pk, "lapsed": sorted({code for code, _ in found}),
+                 "grants_revoked": revoked, "sessions_ended": sessions, "tokens_deleted": tokens},
+    )
+    counts.update(expired=1, grants_revoked=revoked, sessions_ended=sessions, tokens_deleted=tokens)
+
+
+def end_sessions(user) -> int:
+    """End every session of ``user`` now; returns how many. Needs database-backed sessions."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    if not hasattr(store, "get_model_class"):
+        raise ImproperlyConfigured("Ending a user's sessions needs database-backed sessions (SESSION_ENGINE).")
+    ended = 0
+    # Sessions idle out after minutes (SESSION_IDLE_MINUTES), so the live ones are few.
+    for session in store.get_model_class().objects.filter(expire_date__gt=timezone.now()).iterator():
+        if store().decode(session.session_data).get(SESSION_KEY) == str(user.pk):
+            store(session_key=session.session_key).delete()
+            ended += 1
+    return ended
+
+
+# --- reminders before access lapses ----------------------------------------------------------
+
+def _expiry_dates(practitioner: Practitioner) -> list[tuple[str, date]]:
+    """(kind, last valid day) of the vetting check and the training, where known."""
+    dates = []
+    if practitioner.vetting_expires_on:
+        dates.append((AccessReminder.Kind.VETTING, practitioner.vetting_expires_on))
+    if practitioner.training_completed_on:
+        dates.append((AccessReminder.Kind.TRAINING, practitioner.training_completed_on + settings.TRAINING_VALID_FOR))
+    return dates
+
+
+def send_access_reminders(
+    *, today: date, now=None, dry_run: bool = False, on_progress: Progress = None
+) -> ExpiryResult:
+    """Email each active practitioner whose vetting or training expires within
+    ``ACCESS_REMINDER_DAYS``; once per practitioner, kind and date.
+
+    The reminder rows are written in the email's transaction: if sending fails, nothing is
+    recorded and the next run tries again (at least once, at most once per date unless the
+    commit itself fails after the email left).
+    """
+    now = now or timezone.now()
+    last_day = today + timedelta(days=settings.ACCESS_REMINDER_DAYS)
+    valid_for = settings.TRAINING_VALID_FOR
+    due = Practitioner.objects.active().filter(
+        Q(vetting_expires_on__range=(today, last_day))
+        | Q(training_completed_on__range=(today - valid_for, last_day - valid_for))
+    )
+    result = ExpiryResult(counts=Counter(would_remind=0) if dry_run else Counter(reminded=0))
+
+    def remind(practitioner):
+        sent = {(r.kind, r.expires_on) for r in practitioner.access_reminders.all()}
+        pending = [(kind, day) for kind, day in _expiry_dates(practitioner)
+                   if today <= day <= last_day and (kind, day) not in sent]
+        if not pending:
+            return
+        if dry_run:
+            result.listing += [f"Practitioner #{practitioner.pk}: {kind} expires {day.isoformat()}"
+                               for kind, day in pending]
+            result.counts["would_remind"] += 1
+            return
+        address = practitioner.work_email or practitioner.user.email
+        if not address:
+            result.counts["no_email_address"] += 1
+            return
+        for kind, day in pending:
+            AccessReminder.objects.create(practitioner=practitioner, kind=kind, expires_on=day, sent_at=now)
+        _send_reminder(practitioner, address, pending)
+        result.counts["reminded"] += 1
+
+    _each_locked_row(due, remind, related=("user", "organisation__local_authority"),
+                     lock_name="remind_practitioners", result=result, on_progress=on_progress)
+    return result
+
+
+def _send_reminder(practitioner: Practitioner, address: str, pending: list[tuple[str, date]]) -> None:
+    first_lapse = min(day for _, day in pending)
+    items = [(AccessReminder.Kind(kind).label, day) for kind, day in sorted(pending, key=lambda p: p[1])]
+    body = render_to_string("practitioners/email/access_lapse_reminder.txt", {
+        "practitioner": practitioner, "items": items,
+        "local_authority": practitioner.organisation.local_authority,
+        "days": settings.ACCESS_REMINDER_DAYS,
+    })
+    subject = f"Your Signpost access will stop after {_day(first_lapse)} unless it is renewed"
+    EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [address]).send()
+
+
+# --- grants and break-glass windows past their expiry ----------------------------------------
+
+def revoke_expired_grants(*, now=None, dry_run: bool = False, on_progress: Progress = None) -> ExpiryResult:
+    """Revoke every grant past ``expires_at`` (``grant.revoke``, one transaction each); counts by source."""
+    now = now or timezone.now()
+    expired = AccessGrant.objects.expired(now=now)
+    if dry_run:
+        return _would_change(expired, label="Grant", count_as="would_revoke")
+    result = ExpiryResult(counts=Counter(revoked=0))
+
+    def revoke(grant):
+        reason = "Break-glass window ended" if grant.source == AccessGrant.Source.BREAK_GLASS else "Grant expired"
+        if revoke_grant(grant=grant, context=SYSTEM, reason=reason, now=now):
+            result.counts["revoked"] += 1
+            result.counts[f"revoked_{grant.source}"] += 1
+
+    _each_locked_row(expired, revoke, related=("practitioner__user", "child"), lock_name="expire_grants",
+                     result=result, on_progress=on_progress)
+    return result
