@@ -1,0 +1,79 @@
+"""Sign-in and second-factor pages: django-two-factor-auth's views, with Signpost's rules.
+
+- Every wrong one-time or recovery code is audited (axes only sees the password step;
+  django-otp throttles the codes themselves).
+- A user without an authenticator goes straight to set one up after the password.
+- There is no page to switch the second factor off: Signpost requires it.
+"""
+
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.http import urlencode
+from two_factor import views as tf
+
+from audit.context import RequestContext
+from practitioners import services
+
+
+def _relabel(form, labels: dict) -> None:
+    for name, label in labels.items():
+        if name in form.fields:
+            form.fields[name].label = label
+
+
+class LoginView(tf.LoginView):
+    def get_form(self, step=None, **kwargs):
+        form = super().get_form(step=step, **kwargs)
+        step = step or self.steps.current
+        _relabel(form, {"otp_token": "Recovery code" if step == self.BACKUP_STEP else "Code from your authenticator app"})
+        return form
+
+    def render(self, form=None, **kwargs):
+        step = self.steps.current
+        if form is not None and form.is_bound and form.errors and step in (self.TOKEN_STEP, self.BACKUP_STEP):
+            user = self.get_user()
+            services.record_login_failure(
+                username=user.get_username() if user else "", stage="second_factor" if step == self.TOKEN_STEP
+                else "recovery_code", context=RequestContext.of(self.request),
+            )
+        return super().render(form, **kwargs)
+
+    def done(self, form_list, **kwargs):
+        response = super().done(form_list, **kwargs)
+        if getattr(self.get_user(), "otp_device", None) is None:
+            # Password accepted, no authenticator yet: setting one up is the only way on.
+            next_url = self.get_success_url()
+            return redirect(f"{reverse('two_factor:setup')}?{urlencode({'next': next_url})}")
+        return response
+
+
+class BackupTokensView(tf.BackupTokensView):
+    """Recovery codes; generating new ones is audited (the old ones stop working)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.record_page_view(action="second_factor.recovery_codes", context=RequestContext.of(self.request))
+        return response
+
+
+class SetupView(tf.SetupView):
+    def get_form(self, step=None, **kwargs):
+        form = super().get_form(step=step, **kwargs)
+        _relabel(form, {"token": "Code from your authenticator app"})
+        return form
+
+    def done(self, form_list, **kwargs):
+        response = super().done(form_list, **kwargs)
+        services.record_page_view(action="second_factor.enrol", context=RequestContext.of(self.request))
+        return response
+
+
+urlpatterns = [
+    path("account/login/", LoginView.as_view(), name="login"),
+    path("account/two_factor/setup/", SetupView.as_view(), name="setup"),
+    path("account/two_factor/qrcode/", tf.QRGeneratorView.as_view(), name="qr"),
+    path("account/two_factor/setup/complete/", tf.SetupCompleteView.as_view(), name="setup_complete"),
+    path("account/two_factor/backup/tokens/", BackupTokensView.as_view(), name="backup_tokens"),
+    path("account/two_factor/", tf.ProfileView.as_view(), name="profile"),
+]
+two_factor_urls = (urlpatterns, "two_factor")
