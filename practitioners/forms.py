@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.utils import timezone
 from crispy_forms_gds.fields import DateInputField
+from crispy_forms_gds.widgets import DateInputWidget
 
 from practitioners.models import AccessGrant, Organisation, Practitioner
 
@@ -15,8 +16,22 @@ def _no_nul(value: str) -> str:
     return value
 
 
+class DayMonthYearWidget(DateInputWidget):
+    def id_for_label(self, id_):
+        # Django's MultiWidget labels nothing; the error summary must link to the day box.
+        return f"{id_}_0" if id_ else ""
+
+
+class Radios(forms.RadioSelect):
+    def id_for_label(self, id_, index=None):
+        # The GOV.UK radios template numbers options from 1; the error summary links to the first.
+        return f"{id_}_1" if id_ and index is None else super().id_for_label(id_, index)
+
+
 class DateField(DateInputField):
     """GOV.UK date input (day, month, year) with messages that say which date is wrong."""
+
+    widget = DayMonthYearWidget
 
     def __init__(self, *, label, noun="", help_text="", required=True):
         super().__init__(label=label, help_text=help_text, required=required, require_all_fields=False)
@@ -161,7 +176,7 @@ class DecisionForm(forms.Form):
     APPROVE, REFUSE = "approve", "refuse"
 
     decision = forms.ChoiceField(
-        label="Your decision", widget=forms.RadioSelect,
+        label="Your decision", widget=Radios,
         choices=[(APPROVE, "Approve: give access until the date below"), (REFUSE, "Refuse: give the reason below")],
         error_messages={"required": "Choose whether to approve or refuse the request"},
     )
@@ -186,7 +201,7 @@ class DecisionForm(forms.Form):
 
 
 class BreakGlassReviewForm(forms.Form):
-    outcome = forms.ChoiceField(label="Was this emergency access justified?", widget=forms.RadioSelect,
+    outcome = forms.ChoiceField(label="Was this emergency access justified?", widget=Radios,
                                 choices=AccessGrant.ReviewOutcome.choices,
                                 error_messages={"required": "Choose whether the use was justified"})
     comment = forms.CharField(label="Comment", required=False, widget=forms.Textarea(attrs={"rows": 3}),

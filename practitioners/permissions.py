@@ -29,7 +29,11 @@ BARRED = (Practitioner.Status.SUSPENDED, Practitioner.Status.EXPIRED)
 def practitioner_of(user) -> Practitioner | None:
     if not getattr(user, "is_authenticated", False):
         return None
-    return Practitioner.objects.select_related("organisation__local_authority", "user").filter(user=user).first()
+    practitioner = Practitioner.objects.select_related("organisation__local_authority").filter(user_id=user.pk).first()
+    if practitioner is not None:
+        # Keep the caller's user object: it carries the session's second-factor verification.
+        practitioner.user = user
+    return practitioner
 
 
 def second_factor_verified(user) -> bool:
