@@ -9,7 +9,9 @@
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import urlencode
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from two_factor import views as tf
+from two_factor.utils import default_device
 
 from audit.context import RequestContext
 from practitioners import services
@@ -21,7 +23,30 @@ def _relabel(form, labels: dict) -> None:
             form.fields[name].label = label
 
 
+def authenticator_of(user):
+    """The authenticator to ask for: two-factor-auth's "default" device, else any confirmed TOTP
+    device (the demo's, an admin-enrolled one). A user who has one always gets the code step."""
+    if not user:
+        return None
+    return default_device(user) or TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
+
+
 class LoginView(tf.LoginView):
+    def has_token_step(self):
+        return bool(authenticator_of(self.get_user())) and not self.remember_agent
+
+    def has_backup_step(self):
+        return (bool(authenticator_of(self.get_user())) and self.TOKEN_STEP not in self.storage.validated_step_data
+                and not self.remember_agent)
+
+    condition_dict = {tf.LoginView.TOKEN_STEP: has_token_step, tf.LoginView.BACKUP_STEP: has_backup_step}
+
+    def get_device(self, step=None):
+        device = super().get_device(step)
+        if device is None and step != self.BACKUP_STEP:
+            self.device_cache = device = authenticator_of(self.get_user())
+        return device
+
     def get_form(self, step=None, **kwargs):
         form = super().get_form(step=step, **kwargs)
         step = step or self.steps.current
@@ -57,6 +82,11 @@ class BackupTokensView(tf.BackupTokensView):
 
 
 class SetupView(tf.SetupView):
+    def get(self, request, *args, **kwargs):
+        if authenticator_of(request.user):  # one authenticator per person; recovery codes cover loss
+            return redirect(self.get_success_url())
+        return super().get(request, *args, **kwargs)
+
     def get_form(self, step=None, **kwargs):
         form = super().get_form(step=step, **kwargs)
         _relabel(form, {"token": "Code from your authenticator app"})
