@@ -51,6 +51,10 @@ class LoginView(tf.LoginView):
         form = super().get_form(step=step, **kwargs)
         step = step or self.steps.current
         _relabel(form, {"otp_token": "Recovery code" if step == self.BACKUP_STEP else "Code from your authenticator app"})
+        for name, message in (("username", "Enter your username"), ("password", "Enter your password"),
+                              ("otp_token", "Enter the code")):
+            if name in form.fields:
+                form.fields[name].error_messages["required"] = message
         return form
 
     def render(self, form=None, **kwargs):

@@ -108,3 +108,16 @@ def _glass(cast) -> AccessGrant:
     cast.practitioner.user.is_verified = lambda: True
     return services.break_glass(practitioner=cast.practitioner, child=cast.child, reason=REASON,
                                 context=RequestContext(user=cast.practitioner.user))
+
+
+def test_the_record_pages_banner_shows_while_break_glass_lasts(cast):
+    from django.template.loader import render_to_string
+
+    grant = _glass(cast)
+    live = permissions.live_grant_for(cast.practitioner, cast.child)
+    banner = render_to_string("practitioners/partials/break_glass_banner.html", {"grant": live})
+    assert live == grant and "Emergency access" in banner and REASON in banner
+    later = permissions.live_grant_for(cast.practitioner, cast.child, now=grant.expires_at + timedelta(minutes=1))
+    assert later is None
+    assert "Emergency access" not in render_to_string("practitioners/partials/break_glass_banner.html",
+                                                      {"grant": later})
