@@ -345,6 +345,19 @@ def expire_lapsed_practitioners(*, context: RequestContext, now=None) -> int:
     return done
 
 
+def revoke_expired_grants(*, context: RequestContext, now=None) -> int:
+    """Revoke grants (access requests, break-glass windows) past their expiry; safe to run twice.
+
+    The permission checks already refuse an expired grant; this tidies the guardian
+    permission and records the end (``grant.revoke``). One transaction per grant.
+    """
+    now = now or timezone.now()
+    done = 0
+    for grant in AccessGrant.objects.expired(now=now).select_related("practitioner__user", "child"):
+        done += revoke_grant(grant=grant, context=context, reason="Expired", now=now)
+    return done
+
+
 # --- Access requests and break-glass ----------------------------------------------------
 
 def _clean_reason(reason: str, *, minimum: int, field: str = "reason") -> str:
@@ -398,7 +411,7 @@ def approve_access_request(
     access_request = _locked_open_request(access_request)
     if expires_at <= now:
         raise ValidationError({"expires_on": "The access must end in the future."})
-    if expires_at > now + settings.ACCESS_GRANT_MAX_DURATION:
+    if timezone.localdate(expires_at) > timezone.localdate(now + settings.ACCESS_GRANT_MAX_DURATION):
         raise ValidationError({"expires_on": f"Access can be given for at most {settings.ACCESS_GRANT_MAX_DURATION.days} days."})
     if access_request.practitioner.status != Practitioner.Status.ACTIVE:
         raise ValidationError("This practitioner's account is not active, so access cannot be given.")

@@ -4,6 +4,8 @@ Views parse input, call one service, and render. Every page that shows people's
 details records a view event in the same transaction as its reads.
 """
 
+from datetime import datetime, time
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -35,7 +37,8 @@ def _other_la(request):
 
 
 def _end_of_day(day):
-    return timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.max.time()).replace(microsecond=0))
+    """Access approved "until 3 May" lasts to the end of 3 May, local time."""
+    return timezone.make_aware(datetime.combine(day, time(23, 59, 59)))
 
 
 # --- Self-registration --------------------------------------------------------------------

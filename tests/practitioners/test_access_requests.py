@@ -103,6 +103,17 @@ def _verified(user):
     return True
 
 
+def test_access_can_be_given_up_to_the_last_allowed_day(as_user, cast, settings):
+    access_request = ask(cast)
+    ends = timezone.localdate() + settings.ACCESS_GRANT_MAX_DURATION
+    response = as_user(cast.admin.user).post(
+        reverse("practitioners:decide_access_request", kwargs={"pk": access_request.pk}),
+        {"decision": "approve", "expires_on_0": ends.day, "expires_on_1": ends.month, "expires_on_2": ends.year})
+    assert response.status_code == 302
+    access_request.refresh_from_db()
+    assert timezone.localtime(access_request.grant.expires_at).date() == ends
+
+
 @pytest.mark.parametrize("days, message", [(0, "must end in the future"), (200, "at most 90 days")])
 def test_the_expiry_must_be_in_the_future_and_within_the_limit(as_user, cast, days, message):
     access_request = ask(cast)

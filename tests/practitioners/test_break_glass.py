@@ -121,3 +121,15 @@ def test_the_record_pages_banner_shows_while_break_glass_lasts(cast):
     assert later is None
     assert "Emergency access" not in render_to_string("practitioners/partials/break_glass_banner.html",
                                                       {"grant": later})
+
+
+def test_expired_windows_are_revoked_once_by_housekeeping(cast):
+    grant = _glass(cast)
+    system = RequestContext.system("housekeeping")
+    assert services.revoke_expired_grants(context=system) == 0
+    later = grant.expires_at + timedelta(minutes=1)
+    assert services.revoke_expired_grants(context=system, now=later) == 1
+    assert services.revoke_expired_grants(context=system, now=later) == 0
+    grant.refresh_from_db()
+    assert grant.revoked_at == later
+    assert AccessEvent.objects.filter(action="grant.revoke", details__grant_id=grant.pk).count() == 1
