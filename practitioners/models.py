@@ -172,6 +172,13 @@ class AccessGrantQuerySet(models.QuerySet):
         now = now or timezone.now()
         return self.filter(revoked_at__isnull=True, expires_at__lte=now)
 
+    def break_glass(self):
+        return self.filter(source=AccessGrant.Source.BREAK_GLASS)
+
+    def awaiting_review(self):
+        """Break-glass uses no LA admin has reviewed yet."""
+        return self.break_glass().filter(reviewed_at__isnull=True)
+
 
 class AccessGrant(models.Model):
     """Why a practitioner may open one child's record, and until when.
@@ -199,7 +206,12 @@ class AccessGrant(models.Model):
     involvement = models.ForeignKey(
         "children.Involvement", on_delete=models.SET_NULL, null=True, blank=True, related_name="grants"
     )
+    class ReviewOutcome(models.TextChoices):
+        JUSTIFIED = "justified", "Use was justified"
+        NOT_JUSTIFIED = "not_justified", "Use was not justified: follow up"
+
     reviewed_at = models.DateTimeField(null=True, blank=True, help_text="Break-glass uses: when an LA admin reviewed it.")
+    review_outcome = models.CharField(max_length=20, choices=ReviewOutcome.choices, blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -242,6 +254,21 @@ class AccessRequest(models.Model):
 
     def __str__(self):
         return f"Access request #{self.pk}"
+
+
+class UserSession(models.Model):
+    """A signed-in session of a user, so suspension can end every one of them at once (SPEC 8).
+
+    Rows are written on login and removed on logout; a row whose session already
+    timed out is harmless (ending it again is a no-op).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signpost_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    started_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"Session #{self.pk}"
 
 
 class ChildUserObjectPermission(UserObjectPermissionBase):

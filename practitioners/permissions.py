@@ -23,10 +23,17 @@ class NoGrant(PermissionDenied):
     """A vetted practitioner without a live grant for this child: offer request / break-glass."""
 
 
+BARRED = (Practitioner.Status.SUSPENDED, Practitioner.Status.EXPIRED)
+
+
 def practitioner_of(user) -> Practitioner | None:
     if not getattr(user, "is_authenticated", False):
         return None
-    return Practitioner.objects.select_related("organisation__local_authority", "user").filter(user=user).first()
+    practitioner = Practitioner.objects.select_related("organisation__local_authority").filter(user_id=user.pk).first()
+    if practitioner is not None:
+        # Keep the caller's user object: it carries the session's second-factor verification.
+        practitioner.user = user
+    return practitioner
 
 
 def second_factor_verified(user) -> bool:
@@ -34,9 +41,25 @@ def second_factor_verified(user) -> bool:
     return bool(is_verified and is_verified())
 
 
+def is_barred(user) -> bool:
+    """A suspended or expired practitioner: refused everywhere, whatever other role they hold."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return Practitioner.objects.filter(user_id=user.pk, status__in=BARRED).exists()
+
+
+def _account_active(user) -> bool:
+    """``is_active`` read from the database now, not from a user object loaded earlier."""
+    from django.contrib.auth import get_user_model
+
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return get_user_model().objects.filter(pk=user.pk, is_active=True).exists()
+
+
 def may_search(user, *, today=None) -> bool:
     """Active account, active practitioner, vetting and training current, second factor verified."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not getattr(user, "is_authenticated", False) or not _account_active(user):
         return False
     practitioner = practitioner_of(user)
     if practitioner is None or practitioner.status != Practitioner.Status.ACTIVE:
@@ -89,12 +112,50 @@ def live_grant_for(practitioner: Practitioner, child, *, now=None) -> AccessGran
 
 
 def administered_authorities(user) -> QuerySet[LocalAuthority]:
-    """The local authorities this user is an LA admin of (none without the role)."""
-    if not roles.has_role(user, roles.LA_ADMIN) or not user.is_active:
+    """The local authorities this user is an LA admin of (none without the role, or when barred)."""
+    if not roles.has_role(user, roles.LA_ADMIN) or not _account_active(user) or is_barred(user):
         return LocalAuthority.objects.none()
     return LocalAuthority.objects.filter(admins__user=user)
 
 
 def is_auditor(user) -> bool:
-    return bool(getattr(user, "is_active", False) and roles.has_role(user, roles.AUDITOR)
-                and second_factor_verified(user))
+    return bool(_account_active(user) and roles.has_role(user, roles.AUDITOR)
+                and second_factor_verified(user) and not is_barred(user))
+
+
+def may_use_api(user, auth) -> bool:
+    """API clients: as ``may_search``, but a DRF token (issued to a verified session, deleted on
+    suspension) stands in for the session's second factor. Session-authenticated calls still need it."""
+    from rest_framework.authtoken.models import Token
+
+    if not isinstance(auth, Token):
+        return may_search(user)
+    if not _account_active(user):
+        return False
+    practitioner = practitioner_of(user)
+    return bool(practitioner and practitioner.status == Practitioner.Status.ACTIVE
+                and practitioner.credentials_current() and roles.has_role(user, roles.PRACTITIONER))
+
+
+def administers(user, local_authority) -> bool:
+    return administered_authorities(user).filter(pk=local_authority.pk).exists()
+
+
+def require_administers_practitioner(user, practitioner: Practitioner) -> None:
+    """Raises PermissionDenied unless ``user`` is an LA admin of the practitioner's local authority."""
+    if user is None or not administers(user, practitioner.organisation.local_authority):
+        raise PermissionDenied("Only an LA admin of this practitioner's local authority can do that.")
+
+
+def require_decides_for_child(user, child) -> None:
+    """Access requests and break-glass reviews belong to the LA admins of the child's current LA."""
+    if user is None or not administers(user, child.local_authority):
+        raise PermissionDenied("Only an LA admin of the child's local authority can decide this.")
+
+
+def require_may_break_glass(practitioner: Practitioner, child) -> None:
+    """Break-glass is for vetted, verified practitioners, on an active record."""
+    if practitioner is None or not may_search(practitioner.user):
+        raise NotVetted("Only active, vetted practitioners with a second factor can use emergency access.")
+    if child.status != child.Status.ACTIVE:
+        raise PermissionDenied("This record is no longer active.")

@@ -5,14 +5,21 @@ Grants are the pair (AccessGrant row, guardian ``view_child`` object permission)
 """
 
 from datetime import datetime
+from importlib import import_module
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
+from rest_framework.authtoken.models import Token
 
 from audit import services as audit
 from audit.context import RequestContext
-from practitioners.models import AccessGrant, Practitioner
+from practitioners import permissions, roles
+from practitioners.models import AccessGrant, AccessRequest, Practitioner, PractitionerStatusChange, UserSession
 
 VIEW_CHILD_CODENAME = "view_child"
 # An involvement grant lasts while the involvement is open; it is ended when the
@@ -87,3 +94,454 @@ def sync_involvement_grants(*, involvement, context: RequestContext) -> int:
         )
         changed += 1
     return changed
+
+
+# --- Practitioner lifecycle -------------------------------------------------------------
+
+class LifecycleError(ValidationError):
+    """A transition that the practitioner's current status or dates do not allow."""
+
+
+def register_practitioner(
+    *, username: str, password: str, first_name: str, last_name: str, email: str, organisation,
+    job_title: str, work_phone: str, work_email: str, context: RequestContext,
+) -> Practitioner:
+    """Self-registration: a user and a ``pending`` practitioner in the Practitioner role.
+
+    The account can sign in and set up its second factor, but sees no child until an LA
+    admin of its organisation's area approves it. Audits ``practitioner.register``.
+    """
+    with transaction.atomic():
+        user = get_user_model().objects.create_user(
+            username=username, password=password, first_name=first_name, last_name=last_name, email=email,
+        )
+        user.groups.add(Group.objects.get_or_create(name=roles.PRACTITIONER)[0])
+        practitioner = Practitioner.objects.create(
+            user=user, organisation=organisation, job_title=job_title, work_phone=work_phone,
+            work_email=work_email, status=Practitioner.Status.PENDING,
+        )
+        PractitionerStatusChange.objects.create(
+            practitioner=practitioner, from_status="", to_status=Practitioner.Status.PENDING, changed_by=user,
+            reason="Registered through Signpost; waiting for LA admin approval.",
+        )
+        audit.record_event(
+            action="practitioner.register", context=context, actor=user,
+            details={"practitioner_id": practitioner.pk, "organisation_id": organisation.pk},
+        )
+    return practitioner
+
+
+def _check_credentials(*, vetting_checked_on, vetting_expires_on, training_completed_on, today) -> None:
+    """Raises LifecycleError keyed by field unless vetting and training are both current on ``today``."""
+    errors = {}
+    if vetting_checked_on is None or vetting_checked_on > today:
+        errors["vetting_checked_on"] = "Enter the date of the vetting check: today or in the past."
+    if vetting_expires_on is None or vetting_expires_on < today:
+        errors["vetting_expires_on"] = "The vetting check has expired: it must be current to give access."
+    elif vetting_checked_on and vetting_expires_on <= vetting_checked_on:
+        errors["vetting_expires_on"] = "The vetting expiry must be after the date of the check."
+    if training_completed_on is None or training_completed_on > today:
+        errors["training_completed_on"] = "Enter the date training was completed: today or in the past."
+    elif training_completed_on + settings.TRAINING_VALID_FOR < today:
+        errors["training_completed_on"] = "That training is out of date: it must be renewed to give access."
+    if errors:
+        raise LifecycleError(errors)
+
+
+def _locked(practitioner: Practitioner) -> Practitioner:
+    return Practitioner.objects.select_for_update().select_related("user", "organisation").get(pk=practitioner.pk)
+
+
+def _transition(practitioner: Practitioner, *, to_status: str, reason: str, by, now) -> None:
+    PractitionerStatusChange.objects.create(
+        practitioner=practitioner, from_status=practitioner.status, to_status=to_status, changed_by=by,
+        changed_at=now, reason=reason,
+    )
+    practitioner.status = to_status
+
+
+def _grant_open_involvements(practitioner: Practitioner, *, context: RequestContext) -> int:
+    from children.models import Involvement
+
+    changed = 0
+    for involvement in Involvement.objects.open().filter(organisation=practitioner.organisation).select_related(
+        "organisation", "child"
+    ):
+        changed += sync_involvement_grants(involvement=involvement, context=context)
+    return changed
+
+
+def end_sessions_and_tokens(*, user) -> int:
+    """Sign ``user`` out everywhere: every recorded session and every API token. Returns sessions ended."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+    for key in keys:
+        store(session_key=key).delete()
+    UserSession.objects.filter(user=user).delete()
+    Token.objects.filter(user=user).delete()
+    return len(keys)
+
+
+def _bar(practitioner: Practitioner, *, to_status: str, reason: str, context: RequestContext, now) -> dict:
+    """Suspend or expire: revoke every live grant, end every session and token, in this transaction."""
+    _transition(practitioner, to_status=to_status, reason=reason, by=context.user if _is_user(context.user) else None,
+                now=now)
+    practitioner.save(update_fields=["status"])
+    revoked = 0
+    for grant in AccessGrant.objects.live(now=now).filter(practitioner=practitioner).select_related(
+        "practitioner__user", "child"
+    ):
+        revoked += revoke_grant(grant=grant, context=context, reason=f"Practitioner {to_status}", now=now)
+    sessions = end_sessions_and_tokens(user=practitioner.user)
+    return {"grants_revoked": revoked, "sessions_ended": sessions}
+
+
+def _is_user(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False))
+
+
+@transaction.atomic
+def approve_practitioner(
+    *, practitioner: Practitioner, vetting_checked_on, vetting_expires_on, training_completed_on,
+    context: RequestContext, reason: str = "", now=None,
+) -> Practitioner:
+    """An LA admin of the practitioner's LA approves a pending account once vetting and training are current.
+
+    Raises PermissionDenied (other LA / not an LA admin) or LifecycleError. Grants the
+    organisation's open involvements. Audits ``practitioner.approve``.
+    """
+    now = now or timezone.now()
+    permissions.require_administers_practitioner(context.user, practitioner)
+    practitioner = _locked(practitioner)
+    if practitioner.status != Practitioner.Status.PENDING:
+        raise LifecycleError(f"Only a pending account can be approved; this one is {practitioner.get_status_display().lower()}.")
+    _check_credentials(vetting_checked_on=vetting_checked_on, vetting_expires_on=vetting_expires_on,
+                       training_completed_on=training_completed_on, today=timezone.localdate(now))
+    practitioner.vetting_checked_on = vetting_checked_on
+    practitioner.vetting_expires_on = vetting_expires_on
+    practitioner.training_completed_on = training_completed_on
+    _transition(practitioner, to_status=Practitioner.Status.ACTIVE, reason=reason or "Vetting and training checked.",
+                by=context.user, now=now)
+    practitioner.approved_by = context.user
+    practitioner.approved_at = now
+    practitioner.save()
+    grants = _grant_open_involvements(practitioner, context=context)
+    audit.record_event(
+        action="practitioner.approve", context=context, reason=reason,
+        details={"practitioner_id": practitioner.pk, "vetting_expires_on": vetting_expires_on.isoformat(),
+                 "training_completed_on": training_completed_on.isoformat(), "involvement_grants": grants},
+    )
+    return practitioner
+
+
+@transaction.atomic
+def update_vetting_and_training(
+    *, practitioner: Practitioner, vetting_checked_on, vetting_expires_on, training_completed_on,
+    context: RequestContext,
+) -> Practitioner:
+    """Record renewed vetting and training dates (any status). Audits ``practitioner.credentials``.
+
+    Dates in the past are allowed here (they are facts); only approval and reinstatement
+    demand that they are current.
+    """
+    permissions.require_administers_practitioner(context.user, practitioner)
+    practitioner = _locked(practitioner)
+    errors = {}
+    today = timezone.localdate()
+    if vetting_checked_on and vetting_checked_on > today:
+        errors["vetting_checked_on"] = "The vetting check date cannot be in the future."
+    if vetting_checked_on and vetting_expires_on and vetting_expires_on <= vetting_checked_on:
+        errors["vetting_expires_on"] = "The vetting expiry must be after the date of the check."
+    if training_completed_on and training_completed_on > today:
+        errors["training_completed_on"] = "The training date cannot be in the future."
+    if errors:
+        raise LifecycleError(errors)
+    practitioner.vetting_checked_on = vetting_checked_on
+    practitioner.vetting_expires_on = vetting_expires_on
+    practitioner.training_completed_on = training_completed_on
+    practitioner.save(update_fields=["vetting_checked_on", "vetting_expires_on", "training_completed_on"])
+    audit.record_event(
+        action="practitioner.credentials", context=context,
+        details={"practitioner_id": practitioner.pk,
+                 "vetting_expires_on": vetting_expires_on.isoformat() if vetting_expires_on else None,
+                 "training_completed_on": training_completed_on.isoformat() if training_completed_on else None},
+    )
+    return practitioner
+
+
+@transaction.atomic
+def suspend_practitioner(*, practitioner: Practitioner, reason: str, context: RequestContext, now=None) -> Practitioner:
+    """Suspend with a reason: grants revoked, every session and API token ended at once (SPEC 8).
+
+    Raises PermissionDenied or LifecycleError. Audits ``practitioner.suspend``.
+    """
+    now = now or timezone.now()
+    permissions.require_administers_practitioner(context.user, practitioner)
+    if not reason.strip():
+        raise LifecycleError({"reason": "Enter the reason for suspending this account."})
+    practitioner = _locked(practitioner)
+    if practitioner.status == Practitioner.Status.SUSPENDED:
+        raise LifecycleError("This account is already suspended.")
+    ended = _bar(practitioner, to_status=Practitioner.Status.SUSPENDED, reason=reason, context=context, now=now)
+    audit.record_event(action="practitioner.suspend", context=context, reason=reason,
+                       details={"practitioner_id": practitioner.pk, **ended})
+    return practitioner
+
+
+@transaction.atomic
+def reinstate_practitioner(
+    *, practitioner: Practitioner, reason: str, context: RequestContext, vetting_checked_on=None,
+    vetting_expires_on=None, training_completed_on=None, now=None,
+) -> Practitioner:
+    """Make a suspended or expired account active again; vetting and training must be current.
+
+    New dates may be given in the same step. Grants the organisation's open involvements.
+    Raises PermissionDenied or LifecycleError. Audits ``practitioner.reinstate``.
+    """
+    now = now or timezone.now()
+    permissions.require_administers_practitioner(context.user, practitioner)
+    if not reason.strip():
+        raise LifecycleError({"reason": "Enter the reason for reinstating this account."})
+    practitioner = _locked(practitioner)
+    if practitioner.status not in permissions.BARRED:
+        raise LifecycleError("Only a suspended or expired account can be reinstated.")
+    practitioner.vetting_checked_on = vetting_checked_on or practitioner.vetting_checked_on
+    practitioner.vetting_expires_on = vetting_expires_on or practitioner.vetting_expires_on
+    practitioner.training_completed_on = training_completed_on or practitioner.training_completed_on
+    _check_credentials(vetting_checked_on=practitioner.vetting_checked_on,
+                       vetting_expires_on=practitioner.vetting_expires_on,
+                       training_completed_on=practitioner.training_completed_on, today=timezone.localdate(now))
+    _transition(practitioner, to_status=Practitioner.Status.ACTIVE, reason=reason, by=context.user, now=now)
+    practitioner.save()
+    grants = _grant_open_involvements(practitioner, context=context)
+    audit.record_event(action="practitioner.reinstate", context=context, reason=reason,
+                       details={"practitioner_id": practitioner.pk, "involvement_grants": grants})
+    return practitioner
+
+
+@transaction.atomic
+def expire_practitioner(*, practitioner: Practitioner, context: RequestContext, now=None) -> bool:
+    """Vetting or training lapsed: status ``expired``, grants revoked, sessions and tokens ended.
+
+    Idempotent: False when the practitioner is no longer active. Audits ``practitioner.expire``.
+    """
+    now = now or timezone.now()
+    practitioner = _locked(practitioner)
+    if practitioner.status != Practitioner.Status.ACTIVE or practitioner.credentials_current(timezone.localdate(now)):
+        return False
+    reason = "Vetting or training is no longer current."
+    ended = _bar(practitioner, to_status=Practitioner.Status.EXPIRED, reason=reason, context=context, now=now)
+    audit.record_event(action="practitioner.expire", context=context, reason=reason,
+                       details={"practitioner_id": practitioner.pk, **ended})
+    return True
+
+
+def expire_lapsed_practitioners(*, context: RequestContext, now=None) -> int:
+    """Expire every active practitioner whose vetting or training lapsed; one transaction each."""
+    now = now or timezone.now()
+    done = 0
+    for practitioner in Practitioner.objects.lapsing(today=timezone.localdate(now)):
+        done += expire_practitioner(practitioner=practitioner, context=context, now=now)
+    return done
+
+
+def revoke_expired_grants(*, context: RequestContext, now=None) -> int:
+    """Revoke grants (access requests, break-glass windows) past their expiry; safe to run twice.
+
+    The permission checks already refuse an expired grant; this tidies the guardian
+    permission and records the end (``grant.revoke``). One transaction per grant.
+    """
+    now = now or timezone.now()
+    done = 0
+    for grant in AccessGrant.objects.expired(now=now).select_related("practitioner__user", "child"):
+        done += revoke_grant(grant=grant, context=context, reason="Expired", now=now)
+    return done
+
+
+# --- Access requests and break-glass ----------------------------------------------------
+
+def _clean_reason(reason: str, *, minimum: int, field: str = "reason") -> str:
+    reason = (reason or "").replace("\x00", "").strip()
+    if len(reason) < minimum:
+        raise ValidationError({field: f"Give the reason in at least {minimum} characters."})
+    return reason
+
+
+@transaction.atomic
+def request_access(*, practitioner: Practitioner, child, reason: str, context: RequestContext) -> AccessRequest:
+    """A vetted practitioner without a grant asks the child's LA admin for access.
+
+    Raises NotVetted, or ValidationError (reason too short, already has access, a request
+    is already waiting). Audits ``access_request.create``.
+    """
+    if practitioner is None or not permissions.may_search(practitioner.user):
+        raise permissions.NotVetted("Only active, vetted practitioners can request access.")
+    reason = _clean_reason(reason, minimum=settings.ACCESS_REQUEST_REASON_MIN_LENGTH)
+    if permissions.may_open_child(practitioner, child):
+        raise ValidationError("You can already open this record.")
+    # Lock the practitioner so two clicks can't file two requests.
+    Practitioner.objects.select_for_update().filter(pk=practitioner.pk).first()
+    if AccessRequest.objects.filter(practitioner=practitioner, child=child, status=AccessRequest.Status.OPEN).exists():
+        raise ValidationError("You have already asked for access to this record; it is waiting for a decision.")
+    access_request = AccessRequest.objects.create(practitioner=practitioner, child=child, reason=reason)
+    audit.record_event(action="access_request.create", context=context, child=child, reason=reason,
+                       details={"access_request_id": access_request.pk})
+    return access_request
+
+
+def _locked_open_request(access_request: AccessRequest) -> AccessRequest:
+    locked = AccessRequest.objects.select_for_update().select_related("child", "practitioner__user").get(
+        pk=access_request.pk)
+    if locked.status != AccessRequest.Status.OPEN:
+        raise ValidationError(f"This request has already been decided ({locked.get_status_display().lower()}).")
+    return locked
+
+
+@transaction.atomic
+def approve_access_request(
+    *, access_request: AccessRequest, expires_at, context: RequestContext, note: str = "", now=None,
+) -> AccessGrant:
+    """An LA admin of the child's current LA grants access until ``expires_at``.
+
+    Raises PermissionDenied (not that LA's admin) or ValidationError. Audits
+    ``access_request.approve`` and (through grant_access) ``grant.access_request``.
+    """
+    now = now or timezone.now()
+    permissions.require_decides_for_child(context.user, access_request.child)
+    access_request = _locked_open_request(access_request)
+    if expires_at <= now:
+        raise ValidationError({"expires_on": "The access must end in the future."})
+    if timezone.localdate(expires_at) > timezone.localdate(now + settings.ACCESS_GRANT_MAX_DURATION):
+        raise ValidationError({"expires_on": f"Access can be given for at most {settings.ACCESS_GRANT_MAX_DURATION.days} days."})
+    if access_request.practitioner.status != Practitioner.Status.ACTIVE:
+        raise ValidationError("This practitioner's account is not active, so access cannot be given.")
+    grant = grant_access(
+        practitioner=access_request.practitioner, child=access_request.child,
+        source=AccessGrant.Source.ACCESS_REQUEST, reason=access_request.reason, expires_at=expires_at,
+        context=context, granted_by=context.user,
+    )
+    access_request.status = AccessRequest.Status.APPROVED
+    access_request.decided_by = context.user
+    access_request.decided_at = now
+    access_request.decision_reason = note.strip()
+    access_request.grant = grant
+    access_request.save()
+    audit.record_event(action="access_request.approve", context=context, child=access_request.child, reason=note,
+                       details={"access_request_id": access_request.pk, "grant_id": grant.pk,
+                                "practitioner_id": access_request.practitioner_id,
+                                "expires_at": expires_at.isoformat()})
+    return grant
+
+
+@transaction.atomic
+def refuse_access_request(*, access_request: AccessRequest, reason: str, context: RequestContext, now=None
+                          ) -> AccessRequest:
+    """An LA admin of the child's current LA refuses, with a reason the practitioner sees.
+
+    Raises PermissionDenied or ValidationError. Audits ``access_request.refuse``.
+    """
+    now = now or timezone.now()
+    permissions.require_decides_for_child(context.user, access_request.child)
+    reason = _clean_reason(reason, minimum=1, field="refusal_reason")
+    access_request = _locked_open_request(access_request)
+    access_request.status = AccessRequest.Status.REFUSED
+    access_request.decided_by = context.user
+    access_request.decided_at = now
+    access_request.decision_reason = reason
+    access_request.save()
+    audit.record_event(action="access_request.refuse", context=context, child=access_request.child, reason=reason,
+                       details={"access_request_id": access_request.pk,
+                                "practitioner_id": access_request.practitioner_id})
+    return access_request
+
+
+@transaction.atomic
+def break_glass(*, practitioner: Practitioner, child, reason: str, context: RequestContext, now=None) -> AccessGrant:
+    """Emergency access without a grant: a typed reason, for ``BREAK_GLASS_WINDOW``.
+
+    Flagged for auditors (the ``grant.break_glass`` event) and for the child's LA admins
+    (an unreviewed break-glass grant). Raises NotVetted or ValidationError.
+    """
+    now = now or timezone.now()
+    permissions.require_may_break_glass(practitioner, child)
+    reason = _clean_reason(reason, minimum=settings.BREAK_GLASS_REASON_MIN_LENGTH)
+    return grant_access(
+        practitioner=practitioner, child=child, source=AccessGrant.Source.BREAK_GLASS, reason=reason,
+        expires_at=now + settings.BREAK_GLASS_WINDOW, context=context, granted_by=practitioner.user,
+    )
+
+
+@transaction.atomic
+def review_break_glass(*, grant: AccessGrant, outcome: str, comment: str, context: RequestContext, now=None
+                       ) -> AccessGrant:
+    """An LA admin of the child's LA records whether a break-glass use was justified.
+
+    Raises PermissionDenied or ValidationError (not break-glass, already reviewed).
+    Audits ``break_glass.review``.
+    """
+    now = now or timezone.now()
+    permissions.require_decides_for_child(context.user, grant.child)
+    if grant.source != AccessGrant.Source.BREAK_GLASS:
+        raise ValidationError("Only break-glass uses are reviewed.")
+    if outcome not in AccessGrant.ReviewOutcome.values:
+        raise ValidationError({"outcome": "Choose whether the use was justified."})
+    comment = (comment or "").replace("\x00", "").strip()
+    if outcome == AccessGrant.ReviewOutcome.NOT_JUSTIFIED and not comment:
+        raise ValidationError({"comment": "Say what follow-up is needed when a use was not justified."})
+    if not AccessGrant.objects.filter(pk=grant.pk, reviewed_at__isnull=True).update(
+        reviewed_at=now, reviewed_by=context.user, review_outcome=outcome, review_comment=comment,
+    ):
+        raise ValidationError("This use has already been reviewed.")
+    grant.refresh_from_db()
+    audit.record_event(action="break_glass.review", context=context, child=grant.child, reason=comment,
+                       details={"grant_id": grant.pk, "practitioner_id": grant.practitioner_id, "outcome": outcome})
+    return grant
+
+
+# --- Sign-in events ---------------------------------------------------------------------
+
+@transaction.atomic
+def record_login_success(*, user, session_key: str | None, second_factor: bool, context: RequestContext) -> None:
+    """A completed sign-in: remember the session (so suspension can end it). Audits ``login.success``."""
+    if session_key:
+        UserSession.objects.update_or_create(session_key=session_key, defaults={"user": user})
+    audit.record_event(action="login.success", context=context, actor=user,
+                       details={"second_factor": second_factor})
+
+
+@transaction.atomic
+def record_login_failure(*, username: str, stage: str, context: RequestContext) -> None:
+    """A wrong password (stage ``password``) or wrong code (``second_factor``). Audits ``login.failure``."""
+    user = get_user_model().objects.filter(username=username).first() if username else None
+    audit.record_event(action="login.failure", context=context, actor=user, outcome="denied",
+                       details={"username": (username or "")[:150], "stage": stage})
+
+
+@transaction.atomic
+def record_lockout(*, username: str, context: RequestContext) -> None:
+    """Too many failures from this username and address: sign-in refused. Audits ``login.lockout``."""
+    user = get_user_model().objects.filter(username=username).first() if username else None
+    audit.record_event(action="login.lockout", context=context, actor=user, outcome="denied",
+                       details={"username": (username or "")[:150]})
+
+
+@transaction.atomic
+def record_logout(*, user, session_key: str | None, context: RequestContext) -> None:
+    """Signed out: forget the session. Audits ``logout``."""
+    if session_key:
+        UserSession.objects.filter(session_key=session_key).delete()
+    if user is not None and getattr(user, "is_authenticated", False):
+        audit.record_event(action="logout", context=context, actor=user)
+
+
+@transaction.atomic
+def record_refusal(*, context: RequestContext, why: str, path: str) -> None:
+    """A signed-in user was refused a page (wrong role, not vetted, suspended). Audits ``access.refused``."""
+    audit.record_event(action="access.refused", context=context, outcome="denied",
+                       details={"why": why, "path": path[:300]})
+
+
+@transaction.atomic
+def record_page_view(*, action: str, context: RequestContext, child=None, details: dict | None = None) -> None:
+    """A page that shows people's details (console lists, request queues) was viewed."""
+    audit.record_event(action=action, context=context, child=child, details=details)

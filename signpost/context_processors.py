@@ -9,6 +9,8 @@ NAVIGATION = [
     ("Search", "children:search", roles.PRACTITIONER),
     ("LA admin", "practitioners:console", roles.LA_ADMIN),
     ("Audit log", "audit:events", roles.AUDITOR),
+    ("My access requests", "practitioners:my_requests", roles.PRACTITIONER),
+    ("Sign-in security", "two_factor:profile", None),
 ]
 
 

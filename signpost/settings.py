@@ -277,3 +277,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# Access control (issue 3): reasons, windows, sessions that a suspension can end.
+BREAK_GLASS_REASON_MIN_LENGTH = env.int("BREAK_GLASS_REASON_MIN_LENGTH", default=20)
+ACCESS_REQUEST_REASON_MIN_LENGTH = env.int("ACCESS_REQUEST_REASON_MIN_LENGTH", default=10)
+ACCESS_GRANT_DEFAULT_DURATION = timedelta(days=env.int("ACCESS_GRANT_DEFAULT_DAYS", default=30))
+ACCESS_GRANT_MAX_DURATION = timedelta(days=env.int("ACCESS_GRANT_MAX_DAYS", default=90))
+MIDDLEWARE += ["practitioners.middleware.BarredAccountMiddleware"]
+AXES_LOCKOUT_TEMPLATE = "practitioners/locked_out.html"

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
-from two_factor.urls import urlpatterns as two_factor_urls
 
+from practitioners.auth_views import two_factor_urls
 from signpost import views
 
 urlpatterns = [
@@ -14,4 +14,5 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+    path("practitioners/", include("practitioners.urls")),
 ]

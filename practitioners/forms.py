@@ -1,0 +1,208 @@
+"""Forms for the practitioner and LA admin pages. They parse input; the services decide."""
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
+from django.utils import timezone
+from crispy_forms_gds.fields import DateInputField
+from crispy_forms_gds.widgets import DateInputWidget
+
+from practitioners.models import AccessGrant, Organisation, Practitioner
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in (value or ""):
+        raise forms.ValidationError("Remove the invalid character from your answer.")
+    return value
+
+
+class DayMonthYearWidget(DateInputWidget):
+    def id_for_label(self, id_):
+        # Django's MultiWidget labels nothing; the error summary must link to the day box.
+        return f"{id_}_0" if id_ else ""
+
+
+class Radios(forms.RadioSelect):
+    def id_for_label(self, id_, index=None):
+        # The GOV.UK radios template numbers options from 1; the error summary links to the first.
+        return f"{id_}_1" if id_ and index is None else super().id_for_label(id_, index)
+
+
+class DateField(DateInputField):
+    """GOV.UK date input (day, month, year) with messages that say which date is wrong."""
+
+    widget = DayMonthYearWidget
+
+    def __init__(self, *, label, noun="", help_text="", required=True):
+        super().__init__(label=label, help_text=help_text, required=required, require_all_fields=False)
+        noun = noun or label.lower()
+        self.error_messages = {**self.error_messages,
+                               "required": f"Enter the {noun}",
+                               "incomplete": f"Enter the {noun} as a day, month and year",
+                               "invalid": f"The {noun} must be a real date"}
+
+    def compress(self, data_list):
+        try:
+            return super().compress(data_list)
+        except forms.ValidationError as error:
+            raise forms.ValidationError(self.error_messages["invalid"]) from error
+
+
+class RegistrationForm(forms.Form):
+    first_name = forms.CharField(label="First name", max_length=150, validators=[_no_nul])
+    last_name = forms.CharField(label="Last name", max_length=150, validators=[_no_nul])
+    email = forms.EmailField(label="Work email address", help_text="Signpost will contact you here.")
+    organisation = forms.ModelChoiceField(
+        label="Organisation you work for", queryset=Organisation.objects.select_related("local_authority"),
+        empty_label="Choose your organisation",
+        help_text="The local authority for this organisation's area will check your vetting and training.",
+    )
+    job_title = forms.CharField(label="Job title", max_length=120, validators=[_no_nul])
+    work_phone = forms.CharField(label="Work phone number", max_length=40, validators=[_no_nul])
+    username = forms.RegexField(
+        label="Username", max_length=150, regex=r"^[\w.@+-]+\Z",
+        help_text="Letters, digits and . @ + - _ only. You will sign in with this.",
+        error_messages={"invalid": "Enter a username using only letters, digits and . @ + - _"},
+    )
+    password1 = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 12 characters. Avoid common passwords and your own name.",
+    )
+    password2 = forms.CharField(
+        label="Confirm password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].label_from_instance = lambda o: f"{o.name} ({o.local_authority.name})"
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if get_user_model().objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError("That username is taken: choose another")
+        return username
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "The passwords do not match")
+        elif first:
+            candidate = get_user_model()(username=cleaned.get("username", ""), email=cleaned.get("email", ""),
+                                         first_name=cleaned.get("first_name", ""),
+                                         last_name=cleaned.get("last_name", ""))
+            try:
+                password_validation.validate_password(first, candidate)
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class VettingForm(forms.Form):
+    vetting_checked_on = DateField(label="Date of vetting check", help_text="For example, 27 3 2026")
+    vetting_expires_on = DateField(label="Vetting check expiry date")
+    training_completed_on = DateField(
+        label="Date safeguarding training was completed",
+        help_text=f"Training counts as current for {settings.TRAINING_VALID_FOR.days} days.",
+    )
+
+
+class ApproveForm(VettingForm):
+    note = forms.CharField(label="Note (optional)", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                           validators=[_no_nul], help_text="Recorded with the approval.")
+
+
+class SuspendForm(forms.Form):
+    reason = forms.CharField(label="Why are you suspending this account?", widget=forms.Textarea(attrs={"rows": 4}),
+                             validators=[_no_nul], error_messages={"required": "Enter the reason for suspending"},
+                             help_text="The practitioner is signed out at once and loses every grant.")
+
+
+class ReinstateForm(forms.Form):
+    reason = forms.CharField(label="Why are you reinstating this account?", widget=forms.Textarea(attrs={"rows": 4}),
+                             validators=[_no_nul], error_messages={"required": "Enter the reason for reinstating"})
+    vetting_checked_on = DateField(label="Date of vetting check", required=False,
+                                   help_text="Only if it has been renewed.")
+    vetting_expires_on = DateField(label="Vetting check expiry date", required=False)
+    training_completed_on = DateField(label="Date safeguarding training was completed", required=False)
+
+
+class StatusFilterForm(forms.Form):
+    status = forms.ChoiceField(label="Status", required=False,
+                               choices=[("", "All statuses"), *Practitioner.Status.choices])
+
+
+class ReasonForm(forms.Form):
+    """A practitioner's reason for access: requests and break-glass."""
+
+    minimum = 1
+
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), validators=[_no_nul])
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if len(reason) < self.minimum:
+            raise forms.ValidationError(f"Give the reason in at least {self.minimum} characters")
+        return reason
+
+
+class AccessRequestForm(ReasonForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.minimum = settings.ACCESS_REQUEST_REASON_MIN_LENGTH
+        field = self.fields["reason"]
+        field.label = "Why do you need to see this child's record?"
+        field.help_text = "The local authority's Signpost administrator reads this before deciding."
+        field.error_messages["required"] = "Enter why you need to see this record"
+
+
+class BreakGlassForm(ReasonForm):
+    confirm = forms.BooleanField(
+        label="I understand that this emergency access is recorded and will be reviewed",
+        error_messages={"required": "Confirm that you understand emergency access is reviewed"},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.minimum = settings.BREAK_GLASS_REASON_MIN_LENGTH
+        field = self.fields["reason"]
+        field.label = "What is the emergency?"
+        field.help_text = (f"At least {self.minimum} characters. Auditors and the child's local authority "
+                           "will review this use.")
+        field.error_messages["required"] = "Enter the reason for emergency access"
+
+
+class DecisionForm(forms.Form):
+    APPROVE, REFUSE = "approve", "refuse"
+
+    decision = forms.ChoiceField(
+        label="Your decision", widget=Radios,
+        choices=[(APPROVE, "Approve: give access until the date below"), (REFUSE, "Refuse: give the reason below")],
+        error_messages={"required": "Choose whether to approve or refuse the request"},
+    )
+    expires_on = DateField(label="Access ends on", noun="date access ends", required=False,
+                           help_text=f"If you approve. At most {settings.ACCESS_GRANT_MAX_DURATION.days} days from today.")
+    refusal_reason = forms.CharField(label="Reason for refusing", required=False, validators=[_no_nul],
+                                     widget=forms.Textarea(attrs={"rows": 3}),
+                                     help_text="If you refuse. The practitioner sees this.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["expires_on"].initial = timezone.localdate() + settings.ACCESS_GRANT_DEFAULT_DURATION
+
+    def clean(self):
+        cleaned = super().clean()
+        decision = cleaned.get("decision")
+        if decision == self.APPROVE and not cleaned.get("expires_on") and "expires_on" not in self.errors:
+            self.add_error("expires_on", "Enter the date access ends")
+        if decision == self.REFUSE and not (cleaned.get("refusal_reason") or "").strip():
+            self.add_error("refusal_reason", "Enter the reason for refusing")
+        return cleaned
+
+
+class BreakGlassReviewForm(forms.Form):
+    outcome = forms.ChoiceField(label="Was this emergency access justified?", widget=Radios,
+                                choices=AccessGrant.ReviewOutcome.choices,
+                                error_messages={"required": "Choose whether the use was justified"})
+    comment = forms.CharField(label="Comment", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                              validators=[_no_nul], help_text="Required if it was not justified: the follow-up.")

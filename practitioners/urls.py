@@ -1,0 +1,24 @@
+from django.urls import path
+
+from practitioners import views
+
+app_name = "practitioners"
+
+urlpatterns = [
+    path("register/", views.register, name="register"),
+    path("register/done/", views.registered, name="registered"),
+    path("children/<str:reference>/request-access/", views.request_access, name="request_access"),
+    path("children/<str:reference>/break-glass/", views.break_glass, name="break_glass"),
+    path("my-requests/", views.my_requests, name="my_requests"),
+    path("console/", views.console, name="console"),
+    path("console/practitioners/", views.practitioner_list, name="practitioner_list"),
+    path("console/practitioners/<int:pk>/", views.practitioner_detail, name="practitioner_detail"),
+    path("console/practitioners/<int:pk>/approve/", views.approve, name="approve"),
+    path("console/practitioners/<int:pk>/suspend/", views.suspend, name="suspend"),
+    path("console/practitioners/<int:pk>/reinstate/", views.reinstate, name="reinstate"),
+    path("console/practitioners/<int:pk>/vetting/", views.vetting, name="vetting"),
+    path("console/access-requests/", views.access_requests, name="access_requests"),
+    path("console/access-requests/<int:pk>/", views.decide_access_request, name="decide_access_request"),
+    path("console/break-glass/", views.break_glass_reviews, name="break_glass_reviews"),
+    path("console/break-glass/<int:pk>/", views.review_break_glass, name="review_break_glass"),
+]

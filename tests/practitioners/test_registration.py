@@ -1,0 +1,72 @@
+"""Self-registration makes a pending practitioner who can sign in but see nothing until approved."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from audit.models import AccessEvent
+from practitioners import permissions, roles
+from practitioners.models import Practitioner
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(cast, **overrides):
+    data = {"first_name": "Amira", "last_name": "Okafor", "email": "amira.okafor@school.example.org",
+            "organisation": cast.organisation.pk, "job_title": "Designated safeguarding lead",
+            "work_phone": "020 7946 0123", "username": "aokafor", "password1": "violet-kettle-marathon-42",
+            "password2": "violet-kettle-marathon-42"}
+    data.update(overrides)
+    return data
+
+
+def test_registering_creates_a_pending_practitioner_in_the_practitioner_role(client, cast):
+    page = client.get(reverse("practitioners:register"))
+    assert page.status_code == 200 and cast.organisation.name in page.content.decode()
+    response = client.post(reverse("practitioners:register"), form_data(cast))
+    assert response.status_code == 302 and response["Location"] == reverse("practitioners:registered")
+    practitioner = Practitioner.objects.get(user__username="aokafor")
+    assert practitioner.status == Practitioner.Status.PENDING
+    assert practitioner.organisation == cast.organisation and practitioner.work_email == "amira.okafor@school.example.org"
+    assert roles.has_role(practitioner.user, roles.PRACTITIONER)
+    assert not permissions.may_search(practitioner.user)
+    change = practitioner.status_changes.get()
+    assert (change.from_status, change.to_status) == ("", "pending")
+    event = AccessEvent.objects.get(action="practitioner.register")
+    assert event.actor_id == practitioner.user.pk and event.details["practitioner_id"] == practitioner.pk
+
+
+def test_the_new_account_appears_in_its_las_console_only(as_user, cast, client):
+    client.post(reverse("practitioners:register"), form_data(cast))
+    client.logout()
+    own = as_user(cast.admin.user).get(reverse("practitioners:practitioner_list"), {"status": "pending"})
+    assert "Amira Okafor" in own.content.decode()
+    other = as_user(cast.other_admin.user).get(reverse("practitioners:practitioner_list"))
+    assert "Amira Okafor" not in other.content.decode()
+
+
+@pytest.mark.parametrize("overrides, field, message", [
+    ({"password1": "password123", "password2": "password123"}, "password1", "too common"),
+    ({"password1": "short-pw", "password2": "short-pw"}, "password1", "too short"),
+    ({"password2": "something-else-entirely"}, "password2", "do not match"),
+    ({"username": "bad name!"}, "username", "only letters"),
+    ({"organisation": ""}, "organisation", "required"),
+])
+def test_bad_answers_are_explained_on_the_form(client, cast, overrides, field, message):
+    response = client.post(reverse("practitioners:register"), form_data(cast, **overrides))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "There is a problem" in body and f'href="#id_{field}"' in body and message in body
+    assert not Practitioner.objects.filter(user__username="aokafor").exists()
+
+
+def test_a_taken_username_is_refused(client, cast):
+    response = client.post(reverse("practitioners:register"), form_data(cast, username=cast.pending.user.username))
+    assert "That username is taken" in response.content.decode()
+    assert get_user_model().objects.filter(username=cast.pending.user.username).count() == 1
+
+
+def test_a_nul_byte_is_an_error_not_a_crash(client, cast):
+    response = client.post(reverse("practitioners:register"), form_data(cast, job_title="Lead\x00"))
+    assert response.status_code == 200
+    assert not Practitioner.objects.filter(user__username="aokafor").exists()
