@@ -17,23 +17,19 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from importlib import import_module
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
-from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import dateformat, timezone
-from rest_framework.authtoken.models import Token
 
-from audit import services as audit
 from audit.context import RequestContext
 from housekeeping.locks import try_job_lock
 from housekeeping.models import AccessReminder
-from practitioners.models import AccessGrant, Practitioner, PractitionerStatusChange
+from practitioners.models import AccessGrant, Practitioner
+from practitioners import services
 from practitioners.services import revoke_grant
 
 SYSTEM = RequestContext.system("housekeeping")
@@ -116,38 +112,13 @@ def expire_lapsed_practitioners(
 
 def _expire(practitioner: Practitioner, *, today, now, counts: Counter) -> None:
     found = lapses(practitioner, today=today)
-    previous = practitioner.status
-    practitioner.status = Practitioner.Status.EXPIRED
-    practitioner.save(update_fields=["status"])  # save(), not update(): auditlog sees it
-    PractitionerStatusChange.objects.create(
-        practitioner=practitioner, from_status=previous, to_status=Practitioner.Status.EXPIRED,
-        changed_by=None, changed_at=now, reason=" ".join(sentence for _, sentence in found),
+    ended = services.expire_practitioner(
+        practitioner=practitioner, context=SYSTEM, now=now,
+        reason=" ".join(sentence for _, sentence in found) or "Vetting or training is no longer current.",
+        details={"lapsed": sorted({code for code, _ in found})},
     )
-    revoked = 0
-    for grant in AccessGrant.objects.live(now=now).filter(practitioner=practitioner).select_related("child"):
-        revoked += revoke_grant(grant=grant, context=SYSTEM, reason="Practitioner's access expired", now=now)
-    sessions = end_sessions(practitioner.user)
-    tokens, _ = Token.objects.filter(user=practitioner.user).delete()
-    audit.record_event(
-        action="practitioner.expire", context=SYSTEM,
-        details={"practitioner_id": practitioner.pk, "lapsed": sorted({code for code, _ in found}),
-                 "grants_revoked": revoked, "sessions_ended": sessions, "tokens_deleted": tokens},
-    )
-    counts.update(expired=1, grants_revoked=revoked, sessions_ended=sessions, tokens_deleted=tokens)
-
-
-def end_sessions(user) -> int:
-    """End every session of ``user`` now; returns how many. Needs database-backed sessions."""
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    if not hasattr(store, "get_model_class"):
-        raise ImproperlyConfigured("Ending a user's sessions needs database-backed sessions (SESSION_ENGINE).")
-    ended = 0
-    # Sessions idle out after minutes (SESSION_IDLE_MINUTES), so the live ones are few.
-    for session in store.get_model_class().objects.filter(expire_date__gt=timezone.now()).iterator():
-        if store().decode(session.session_data).get(SESSION_KEY) == str(user.pk):
-            store(session_key=session.session_key).delete()
-            ended += 1
-    return ended
+    if ended is not None:
+        counts.update(expired=1, **ended)
 
 
 # --- reminders before access lapses ----------------------------------------------------------

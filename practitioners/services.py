@@ -192,8 +192,9 @@ def _bar(practitioner: Practitioner, *, to_status: str, reason: str, context: Re
         "practitioner__user", "child"
     ):
         revoked += revoke_grant(grant=grant, context=context, reason=f"Practitioner {to_status}", now=now)
+    tokens = Token.objects.filter(user=practitioner.user).count()
     sessions = end_sessions_and_tokens(user=practitioner.user)
-    return {"grants_revoked": revoked, "sessions_ended": sessions}
+    return {"grants_revoked": revoked, "sessions_ended": sessions, "tokens_deleted": tokens}
 
 
 def _is_user(user) -> bool:
@@ -320,42 +321,23 @@ def reinstate_practitioner(
 
 
 @transaction.atomic
-def expire_practitioner(*, practitioner: Practitioner, context: RequestContext, now=None) -> bool:
+def expire_practitioner(*, practitioner: Practitioner, context: RequestContext, now=None,
+                        reason: str = "Vetting or training is no longer current.",
+                        details: dict | None = None) -> dict | None:
     """Vetting or training lapsed: status ``expired``, grants revoked, sessions and tokens ended.
 
-    Idempotent: False when the practitioner is no longer active. Audits ``practitioner.expire``.
+    Idempotent: None when the practitioner is no longer active or is current again; else the
+    counts of what was ended. Audits ``practitioner.expire`` (``details`` are added to it).
+    The housekeeping job (``practitioners.expiry``) calls this once per lapsed practitioner.
     """
     now = now or timezone.now()
     practitioner = _locked(practitioner)
     if practitioner.status != Practitioner.Status.ACTIVE or practitioner.credentials_current(timezone.localdate(now)):
-        return False
-    reason = "Vetting or training is no longer current."
+        return None
     ended = _bar(practitioner, to_status=Practitioner.Status.EXPIRED, reason=reason, context=context, now=now)
     audit.record_event(action="practitioner.expire", context=context, reason=reason,
-                       details={"practitioner_id": practitioner.pk, **ended})
-    return True
-
-
-def expire_lapsed_practitioners(*, context: RequestContext, now=None) -> int:
-    """Expire every active practitioner whose vetting or training lapsed; one transaction each."""
-    now = now or timezone.now()
-    done = 0
-    for practitioner in Practitioner.objects.lapsing(today=timezone.localdate(now)):
-        done += expire_practitioner(practitioner=practitioner, context=context, now=now)
-    return done
-
-
-def revoke_expired_grants(*, context: RequestContext, now=None) -> int:
-    """Revoke grants (access requests, break-glass windows) past their expiry; safe to run twice.
-
-    The permission checks already refuse an expired grant; this tidies the guardian
-    permission and records the end (``grant.revoke``). One transaction per grant.
-    """
-    now = now or timezone.now()
-    done = 0
-    for grant in AccessGrant.objects.expired(now=now).select_related("practitioner__user", "child"):
-        done += revoke_grant(grant=grant, context=context, reason="Expired", now=now)
-    return done
+                       details={"practitioner_id": practitioner.pk, **(details or {}), **ended})
+    return ended
 
 
 # --- Access requests and break-glass ----------------------------------------------------

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.context import RequestContext
 from audit.models import AccessEvent
-from practitioners import permissions, services
+from practitioners import expiry, permissions, services
 from practitioners.models import AccessGrant
 
 pytestmark = pytest.mark.django_db
@@ -125,11 +125,10 @@ def test_the_record_pages_banner_shows_while_break_glass_lasts(cast):
 
 def test_expired_windows_are_revoked_once_by_housekeeping(cast):
     grant = _glass(cast)
-    system = RequestContext.system("housekeeping")
-    assert services.revoke_expired_grants(context=system) == 0
+    assert expiry.revoke_expired_grants().counts["revoked"] == 0
     later = grant.expires_at + timedelta(minutes=1)
-    assert services.revoke_expired_grants(context=system, now=later) == 1
-    assert services.revoke_expired_grants(context=system, now=later) == 0
+    assert expiry.revoke_expired_grants(now=later).counts["revoked"] == 1
+    assert expiry.revoke_expired_grants(now=later).counts["revoked"] == 0
     grant.refresh_from_db()
     assert grant.revoked_at == later
     assert AccessEvent.objects.filter(action="grant.revoke", details__grant_id=grant.pk).count() == 1

@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 
 from audit.context import RequestContext
 from audit.models import AccessEvent
-from practitioners import permissions, services
+from practitioners import expiry, permissions, services
 from practitioners.models import AccessGrant, Practitioner
 from tests import factories
 
@@ -174,7 +174,7 @@ def test_reinstating_needs_a_reason_and_current_dates_and_restores_involvement_g
 def test_reinstating_with_lapsed_training_is_refused_until_new_dates_are_given(cast):
     cast.practitioner.training_completed_on = timezone.localdate() - timedelta(days=4000)
     cast.practitioner.save()
-    services.expire_lapsed_practitioners(context=RequestContext.system("test"))
+    expiry.expire_lapsed_practitioners(today=timezone.localdate())
     cast.practitioner.refresh_from_db()
     assert cast.practitioner.status == Practitioner.Status.EXPIRED
     from django.core.exceptions import ValidationError
@@ -192,9 +192,8 @@ def test_lapsed_practitioners_expire_once_and_lose_access(cast):
     services.sync_involvement_grants(involvement=involvement, context=admin_context(cast))
     cast.practitioner.vetting_expires_on = timezone.localdate() - timedelta(days=1)
     cast.practitioner.save()
-    system = RequestContext.system("housekeeping")
-    assert services.expire_lapsed_practitioners(context=system) == 1
-    assert services.expire_lapsed_practitioners(context=system) == 0
+    assert expiry.expire_lapsed_practitioners(today=timezone.localdate()).counts["expired"] == 1
+    assert expiry.expire_lapsed_practitioners(today=timezone.localdate()).counts["expired"] == 0
     cast.practitioner.refresh_from_db()
     assert cast.practitioner.status == Practitioner.Status.EXPIRED
     assert not AccessGrant.objects.live().filter(practitioner=cast.practitioner).exists()
