@@ -6,6 +6,7 @@
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from doublemetaphone import doublemetaphone
 
@@ -48,12 +49,13 @@ def phonetic_keys(value: str) -> set[str]:
     return keys
 
 
-def keys(value: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def keys(value: str) -> tuple[str, ...]:
     """Double Metaphone keys (primary, then the alternate when it differs) of one token."""
     if not value:
-        return []
+        return ()
     primary, alternate = doublemetaphone(value)
-    return [k for k in dict.fromkeys((primary, alternate)) if k]
+    return tuple(k for k in dict.fromkeys((primary, alternate)) if k)
 
 
 def family_tokens(family_name: str) -> list[str]:

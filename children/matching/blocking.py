@@ -9,6 +9,7 @@ go to the database as one ``UNION ALL`` statement: one round trip.
 """
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from django.db import connection
 from django.utils import timezone
@@ -51,7 +52,7 @@ class Probe:
 
 
 def _adapt(value):
-    if hasattr(value, "isoformat"):
+    if isinstance(value, date):
         return connection.ops.adapt_datefield_value(value)
     return value
 
@@ -129,8 +130,8 @@ def _plain_probes(query: Query, blocks: Blocks):
             blocks.probe(KEYS, ("family_key", "in", keys_of(query.family_tokens)),
                          ("postcode_district", "=", district), family)
     elif given and dob:
-        blocks.probe(f"{NAMES} AS n", ("c.date_of_birth", "=", dob), *prefix_range("n.given_norm", given),
-                     column="n.child_id", join=f" JOIN {CHILDREN} AS c ON c.id = n.child_id")
+        blocks.probe(NAMES, (f"{CHILDREN}.date_of_birth", "=", dob), *prefix_range(f"{NAMES}.given_norm", given),
+                     column=f"{NAMES}.child_id", join=f" JOIN {CHILDREN} ON {CHILDREN}.id = {NAMES}.child_id")
     elif given and district:
         blocks.probe(KEYS, ("given_key", "in", keys_of([given])), ("postcode_district", "=", district),
                      ("given_norm", "=", given))
@@ -179,7 +180,8 @@ def _identifiers(query: Query, blocks: Blocks):
 
 def _dob_condition(query: Query):
     if query.date_of_birth:
-        return "date_of_birth", "in", dates.variants(query.date_of_birth, today=timezone.localdate())
+        variants = dates.variants(query.date_of_birth, today=timezone.localdate())
+        return "date_of_birth", "in", [_adapt(d) for d in sorted(variants)]
     if query.dob_from and query.dob_to:
         return "date_of_birth", "between", (query.dob_from, query.dob_to)
     return None

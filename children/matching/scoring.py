@@ -9,6 +9,7 @@ records, not the weights of one data set (SPEC 3.7).
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz.distance import OSA, JaroWinkler
 
@@ -77,6 +78,7 @@ class StoredName:
     family_tokens: tuple[str, ...]
 
     @classmethod
+    @lru_cache(maxsize=65536)
     def of(cls, kind: str, given_names: str, family_name: str) -> "StoredName":
         return cls(kind=kind, given_tokens=tuple(names.given_tokens(given_names)),
                    family_tokens=tuple(names.family_tokens(family_name)))
@@ -95,6 +97,7 @@ class StoredChild:
     names: tuple[StoredName, ...]
 
 
+@lru_cache(maxsize=65536)
 def token_penalty(query: str, stored: str, *, given: bool) -> tuple[float, str]:
     """How far apart two normalised name tokens are, and why."""
     if query == stored:
