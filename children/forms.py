@@ -95,8 +95,9 @@ class InvolvementForm(forms.Form):
     service = forms.ModelChoiceField(queryset=None, label="Service", empty_label="Choose a service",
                                      error_messages={"required": "Choose the service that is working with the child",
                                                      "invalid_choice": "Choose a service your organisation provides"})
-    lead_practitioner = forms.ModelChoiceField(queryset=None, label="Lead practitioner (optional)", required=False,
-                                               empty_label="No named lead")
+    lead_practitioner = forms.ModelChoiceField(
+        queryset=None, label="Lead practitioner (optional)", required=False, empty_label="No named lead",
+        error_messages={"invalid_choice": "Choose a lead practitioner from your organisation"})
     contact_phone = forms.CharField(label="Team phone number", required=False, max_length=40)
     contact_email = forms.EmailField(label="Team email address", required=False,
                                      error_messages={"invalid": "Enter an email address, like team@example.org"})

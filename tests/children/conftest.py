@@ -3,9 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from audit.context import RequestContext
+from audit.models import AccessEvent
 from practitioners import roles
 from practitioners.models import AccessGrant
 from practitioners.services import grant_access
@@ -55,3 +57,23 @@ def unverified_client(client, searcher):
 def auditor_client(client, login_verified):
     user = factories.UserFactory(roles=[roles.AUDITOR])
     return login_verified(client, user)
+
+
+@pytest.fixture
+def audit_refuses_writes(db):
+    """audit_refuses_writes(): from now on the database itself refuses new audit events, as a full
+    disk or a revoked privilege would. The test's transaction rollback removes the trigger."""
+
+    def refuse():
+        table = AccessEvent._meta.db_table
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("CREATE FUNCTION h4_refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+                               "$$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$")
+                cursor.execute(f"CREATE TRIGGER h4_refuse_audit BEFORE INSERT ON {table} "
+                               "FOR EACH ROW EXECUTE FUNCTION h4_refuse_audit()")
+            else:
+                cursor.execute(f"CREATE TRIGGER h4_refuse_audit BEFORE INSERT ON {table} "
+                               "BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END")
+
+    return refuse
