@@ -248,3 +248,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# Matching engine (issue 4): rows read per indexed block probe; bounds a search's cost on common names.
+SEARCH_BLOCK_LIMIT = env.int("SEARCH_BLOCK_LIMIT", default=1000)

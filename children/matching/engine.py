@@ -59,7 +59,7 @@ class SearchOutcome:
 
 
 def block_limit() -> int:
-    return getattr(settings, "SEARCH_BLOCK_LIMIT", 1000)
+    return settings.SEARCH_BLOCK_LIMIT
 
 
 def match(query: Query, *, mode: str = AUTO, respect_shielding: bool = True) -> list[Candidate]:
