@@ -107,3 +107,23 @@ def validate_date_of_birth(value: date):
         raise ValidationError("Date of birth must be today or in the past.", code="future_dob")
     if value.year < 1900:
         raise ValidationError("Date of birth must be after 1900.", code="ancient_dob")
+
+
+_DISTRICT_RE = re.compile(r"(?:[A-PR-UWYZ][0-9]{1,2}|[A-PR-UWYZ][A-HK-Y][0-9]{1,2}|[A-PR-UWYZ][0-9][A-HJKPS-UW]|[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRV-Y])\Z")
+
+
+def parse_search_postcode(value: str) -> tuple[str, str]:
+    """A postcode as a searcher may give it: ('full', 'W6 9LA'), ('sector', 'W6 9') or
+    ('district', 'W6'); ('', '') when it is none of these."""
+    full = normalise_postcode(value)
+    if full:
+        return "full", full
+    compact = re.sub(r"\s+", " ", (value or "").upper()).strip()
+    district, _, rest = compact.partition(" ")
+    if not _DISTRICT_RE.match(district):
+        return "", ""
+    if not rest:
+        return "district", district
+    if re.fullmatch(r"[0-9]", rest):
+        return "sector", f"{district} {rest}"
+    return "", ""

@@ -96,7 +96,11 @@ class Child(models.Model):
         if self.postcode:
             self.postcode = identifiers.normalise_postcode(self.postcode) or self.postcode
 
-    def save(self, *args, **kwargs):
+    def derive_fields(self):
+        """Normalise identifiers and compute the stored postcode parts and retention date.
+
+        ``save`` calls it; bulk paths (``bulk_create``) must call it themselves.
+        """
         self.nhs_number = identifiers.clean_nhs_number(self.nhs_number) or None
         self.upn = (self.upn or "").strip().upper() or None
         if self.postcode:
@@ -105,8 +109,18 @@ class Child(models.Model):
         self.postcode_sector = identifiers.postcode_sector(self.postcode)
         if self.retain_until is None:
             self.retain_until = (self.last_activity_at or timezone.now()).date() + settings.RETENTION_PERIOD
+
+    def save(self, *args, **kwargs):
+        self.derive_fields()
         super().save(*args, **kwargs)
         ChildName.sync_current(self)
+        # Date of birth, postcode or shielding may have changed: the name keys carry them.
+        NameKey.objects.filter(child=self).update(date_of_birth=self.date_of_birth, postcode_district=self.key_district)
+
+    @property
+    def key_district(self) -> str:
+        """The postcode district the matching engine may find this child by: none when shielded."""
+        return "" if self.shielded else self.postcode_district
 
     @property
     def full_name(self):
@@ -145,13 +159,17 @@ class ChildName(models.Model):
     def __str__(self):
         return f"Name #{self.pk}"
 
-    def save(self, *args, **kwargs):
+    def derive_fields(self):
         first_given = (self.given_names or "").split(" ")[0]
         self.given_norm = names.normalise(first_given)
         self.family_norm = names.normalise(self.family_name)
         self.given_phonetic = names.phonetic(first_given)
         self.family_phonetic = names.phonetic(self.family_name)
+
+    def save(self, *args, **kwargs):
+        self.derive_fields()
         super().save(*args, **kwargs)
+        NameKey.rebuild_for_names([self])
 
     @classmethod
     def sync_current(cls, child: Child):
@@ -159,8 +177,66 @@ class ChildName(models.Model):
         row = cls.objects.filter(child=child, kind=cls.Kind.CURRENT).first() or cls(child=child, kind=cls.Kind.CURRENT)
         if row.pk and (row.given_names, row.family_name) == (child.given_names, child.family_name):
             return
+        row.child = child  # the keys copy its date of birth and district: use the values just saved
         row.given_names, row.family_name = child.given_names, child.family_name
         row.save()
+
+
+class NameKey(models.Model):
+    """Blocking keys for the matching engine: one row per pairing of a given-name token, a
+    family-name token (the whole name and each part of a hyphenated one) and their Double
+    Metaphone keys, for every name a child is known by.
+
+    Derived data, rebuilt from ChildName and Child (``rebuild_for_names``); date of birth
+    and postcode district are copied here so each block is one index probe. A shielded
+    child's row has no district, so no search by place can find it (SPEC 3.7).
+    """
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="+")
+    name = models.ForeignKey(ChildName, on_delete=models.CASCADE, related_name="keys")
+    given_norm = models.CharField(max_length=100)
+    family_norm = models.CharField(max_length=100)
+    given_key = models.CharField(max_length=16)
+    family_key = models.CharField(max_length=16)
+    date_of_birth = models.DateField()
+    postcode_district = models.CharField(max_length=4, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["family_key", "given_key"], name="namekey_names"),
+            models.Index(fields=["family_key", "date_of_birth"], name="namekey_family_dob"),
+            models.Index(fields=["given_key", "date_of_birth"], name="namekey_given_dob"),
+            models.Index(fields=["family_key", "postcode_district"], name="namekey_family_place"),
+            models.Index(fields=["given_key", "postcode_district"], name="namekey_given_place"),
+            models.Index(fields=["family_norm", "given_norm"], name="namekey_norm"),
+        ]
+
+    def __str__(self):
+        return f"Name key #{self.pk}"
+
+    @classmethod
+    def rows_for(cls, name: ChildName, child: Child) -> list["NameKey"]:
+        return [
+            cls(child=child, name=name, given_norm=given, family_norm=family, given_key=given_key,
+                family_key=family_key, date_of_birth=child.date_of_birth, postcode_district=child.key_district)
+            for given, family, given_key, family_key in names.blocking_keys(name.given_names, name.family_name)
+        ]
+
+    @classmethod
+    def rebuild_for_names(cls, child_names) -> int:
+        """Replace the keys of these ChildName rows (saved, with ``child`` loaded). Returns rows written."""
+        child_names = list(child_names)
+        cls.objects.filter(name__in=[n.pk for n in child_names]).delete()
+        rows = [row for n in child_names for row in cls.rows_for(n, n.child)]
+        cls.objects.bulk_create(rows, batch_size=1000)
+        return len(rows)
+
+    @classmethod
+    def rebuild_for_children(cls, children) -> int:
+        """Rebuild every name key of these children: for bulk loads that bypass ``save``."""
+        ids = [c.pk for c in children]
+        child_names = ChildName.objects.filter(child__in=ids).select_related("child")
+        return cls.rebuild_for_names(child_names)
 
 
 class Address(models.Model):

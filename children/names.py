@@ -6,6 +6,7 @@
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from doublemetaphone import doublemetaphone
 
@@ -46,3 +47,39 @@ def phonetic_keys(value: str) -> set[str]:
         if token:
             keys.update(k for k in doublemetaphone(token) if k)
     return keys
+
+
+@lru_cache(maxsize=65536)
+def keys(value: str) -> tuple[str, ...]:
+    """Double Metaphone keys (primary, then the alternate when it differs) of one token."""
+    if not value:
+        return ()
+    primary, alternate = doublemetaphone(value)
+    return tuple(k for k in dict.fromkeys((primary, alternate)) if k)
+
+
+def family_tokens(family_name: str) -> list[str]:
+    """The whole family name and, when hyphenated or double-barrelled, each part."""
+    whole = normalise(family_name)
+    tokens = [whole] if whole else []
+    tokens += [p for p in parts(family_name) if p not in tokens] if len(parts(family_name)) > 1 else []
+    return tokens
+
+
+def given_tokens(given_names: str, *, limit: int = 3) -> list[str]:
+    """Each given name (first, middle...), normalised: people are known by middle names too."""
+    return list(dict.fromkeys(parts(given_names)))[:limit]
+
+
+def blocking_keys(given_names: str, family_name: str) -> list[tuple[str, str, str, str]]:
+    """(given token, family token, given key, family key) for every pairing of tokens and their
+    Double Metaphone keys: the rows the matching engine looks names up by."""
+    givens = given_tokens(given_names) or [""]
+    families = family_tokens(family_name) or [""]
+    rows = []
+    for given in givens:
+        for family in families:
+            for given_key in keys(given) or [""]:
+                for family_key in keys(family) or [""]:
+                    rows.append((given, family, given_key, family_key))
+    return list(dict.fromkeys(rows))

@@ -285,3 +285,6 @@ ACCESS_GRANT_DEFAULT_DURATION = timedelta(days=env.int("ACCESS_GRANT_DEFAULT_DAY
 ACCESS_GRANT_MAX_DURATION = timedelta(days=env.int("ACCESS_GRANT_MAX_DAYS", default=90))
 MIDDLEWARE += ["practitioners.middleware.BarredAccountMiddleware"]
 AXES_LOCKOUT_TEMPLATE = "practitioners/locked_out.html"
+
+# Matching engine (issue 4): rows read per indexed block probe; bounds a search's cost on common names.
+SEARCH_BLOCK_LIMIT = env.int("SEARCH_BLOCK_LIMIT", default=1000)

@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include(two_factor_urls)),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("django-admin/", admin.site.urls),
+    path("children/", include("children.urls")),
+    path("api/v1/children/", include("children.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
     path("practitioners/", include("practitioners.urls")),

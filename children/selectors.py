@@ -1,0 +1,169 @@
+"""Reads for the child record: plain data, masked for the viewer. Nothing here writes or audits;
+``services.open_record`` audits the view and then calls ``child_record``."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from children.models import Address, Child, ChildName, Involvement
+from practitioners.models import Practitioner, Service
+
+SENSITIVE_MESSAGE = "A sensitive service is involved — contact {authority} safeguarding: {contact}"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking at a record, as the permission checks found them."""
+
+    user: object
+    practitioner: Practitioner | None = None  # a vetted, verified practitioner, else None
+    administered: frozenset[int] = frozenset()  # ids of the LAs this user is a verified LA admin of
+
+    @property
+    def organisation_id(self) -> int | None:
+        return self.practitioner.organisation_id if self.practitioner else None
+
+    def owns(self, child: Child) -> bool:
+        """The owning LA admin: an LA admin of the child's current local authority."""
+        return child.local_authority_id in self.administered
+
+
+@dataclass(frozen=True)
+class InvolvementRow:
+    id: int
+    is_current: bool
+    masked: bool
+    message: str = ""
+    organisation: str = ""
+    organisation_area: str = ""
+    service: str = ""
+    lead_name: str = ""
+    lead_job_title: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
+    started_on: date | None = None
+    ended_on: date | None = None
+    last_confirmed_at: datetime | None = None
+    is_own: bool = False  # the viewer's organisation: they may end it
+
+
+@dataclass(frozen=True)
+class AddressRow:
+    local_authority: str
+    postcode_district: str
+    moved_in_on: date
+    moved_out_on: date | None
+    is_current: bool
+
+
+@dataclass(frozen=True)
+class OtherName:
+    kind: str
+    name: str
+
+
+@dataclass
+class ChildRecord:
+    reference: str
+    given_names: str
+    family_name: str
+    date_of_birth: date
+    sex: str
+    nhs_number: str
+    upn: str
+    la_child_id: str
+    local_authority: str
+    out_of_hours_phone: str
+    shielded: bool
+    location_visible: bool
+    address_line: str = ""
+    postcode: str = ""
+    other_names: list[OtherName] = field(default_factory=list)
+    addresses: list[AddressRow] = field(default_factory=list)
+    current_involvements: list[InvolvementRow] = field(default_factory=list)
+    previous_involvements: list[InvolvementRow] = field(default_factory=list)
+    areas: list[str] = field(default_factory=list)  # every LA the child has lived in, oldest first
+    may_add_involvement: bool = False
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_names} {self.family_name}"
+
+    @property
+    def moved_area(self) -> bool:
+        return len(self.areas) > 1
+
+
+def child_record(*, child: Child, viewer: Viewer) -> ChildRecord:
+    """Everything this viewer may see of the record. Sensitive involvements are masked for
+    anyone outside the organisation that delivers them; a shielded child's address and
+    address history only reach the owning LA admin."""
+    location_visible = not child.shielded or viewer.owns(child)
+    record = ChildRecord(
+        reference=child.reference, given_names=child.given_names, family_name=child.family_name,
+        date_of_birth=child.date_of_birth, sex=child.get_sex_display(), nhs_number=child.nhs_number or "",
+        upn=child.upn or "", la_child_id=child.la_child_id, local_authority=child.local_authority.name,
+        out_of_hours_phone=child.local_authority.out_of_hours_phone, shielded=child.shielded,
+        location_visible=location_visible,
+        may_add_involvement=viewer.practitioner is not None,
+    )
+    if location_visible:
+        record.address_line, record.postcode = child.address_line, child.postcode
+    record.other_names = [
+        OtherName(kind=name.get_kind_display(), name=f"{name.given_names} {name.family_name}")
+        for name in ChildName.objects.filter(child=child).exclude(kind=ChildName.Kind.CURRENT).order_by("kind", "pk")
+    ]
+    addresses = list(Address.objects.filter(child=child).select_related("local_authority"))
+    areas = []
+    for address in sorted(addresses, key=lambda a: (a.moved_in_on, a.pk)):
+        if address.local_authority.name not in areas:
+            areas.append(address.local_authority.name)
+    if child.local_authority.name not in areas:
+        areas.append(child.local_authority.name)
+    if location_visible:
+        record.areas = areas
+        record.addresses = [
+            AddressRow(local_authority=a.local_authority.name, postcode_district=a.postcode.split(" ")[0],
+                       moved_in_on=a.moved_in_on, moved_out_on=a.moved_out_on, is_current=a.moved_out_on is None)
+            for a in addresses
+        ]
+    else:
+        record.areas = [child.local_authority.name]
+    involvements = list(
+        Involvement.objects.filter(child=child)
+        .select_related("organisation__local_authority", "service", "lead_practitioner__user")
+        .order_by("-started_on", "-pk")
+    )
+    # Current first (latest start first), then previous (latest end first).
+    record.current_involvements = [involvement_row(i, viewer) for i in involvements if i.is_open]
+    ended = sorted((i for i in involvements if not i.is_open), key=lambda i: (i.ended_on, i.pk), reverse=True)
+    record.previous_involvements = [involvement_row(i, viewer) for i in ended]
+    return record
+
+
+def involvement_row(involvement: Involvement, viewer: Viewer) -> InvolvementRow:
+    is_own = viewer.organisation_id is not None and involvement.organisation_id == viewer.organisation_id
+    area = involvement.organisation.local_authority
+    if involvement.service.sensitive and not is_own:
+        return InvolvementRow(
+            id=involvement.pk, is_current=involvement.is_open, masked=True,
+            message=SENSITIVE_MESSAGE.format(authority=area.name, contact=area.safeguarding_contact),
+        )
+    lead = involvement.lead_practitioner
+    return InvolvementRow(
+        id=involvement.pk, is_current=involvement.is_open, masked=False,
+        organisation=involvement.organisation.name, organisation_area=area.name, service=involvement.service.name,
+        lead_name=lead.user.get_full_name() if lead else "", lead_job_title=lead.job_title if lead else "",
+        contact_phone=involvement.contact_phone, contact_email=involvement.contact_email,
+        started_on=involvement.started_on, ended_on=involvement.ended_on,
+        last_confirmed_at=involvement.last_confirmed_at, is_own=is_own,
+    )
+
+
+def services_offered_by(organisation):
+    """The services an organisation may record involvements for (all, if none are configured)."""
+    offered = organisation.services.all()
+    return offered if offered.exists() else Service.objects.all()
+
+
+def colleagues_of(practitioner: Practitioner):
+    return Practitioner.objects.active().filter(organisation=practitioner.organisation).select_related("user")

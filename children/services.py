@@ -1,0 +1,264 @@
+"""Searching, opening a record, recording involvements and moves.
+
+Each function checks permission, writes its audit event and reads or writes in one
+transaction: if the event cannot be written, nothing is returned or changed (fail
+closed). A refusal is audited in its own transaction, then raised.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+
+from audit import services as audit
+from audit.context import RequestContext
+from audit.models import AccessEvent
+from children import identifiers, matching, selectors
+from children.matching import Query, SearchOutcome
+from children.models import Address, Child, Involvement
+from children.selectors import Viewer
+from practitioners import permissions
+from practitioners import services as access
+from practitioners.models import LocalAuthority, Practitioner, Service
+from practitioners.permissions import NoGrant, NotVetted
+
+
+def searcher(context: RequestContext) -> Practitioner:
+    """The vetted practitioner behind the request; raises NotVetted."""
+    practitioner = permissions.require_searcher(context.user)
+    # Keep the request's own user object: the grant checks re-read its verified second factor.
+    practitioner.user = context.user
+    return practitioner
+
+
+def viewer_for(context: RequestContext) -> Viewer:
+    """A vetted practitioner, a verified LA admin, or both; raises NotVetted for anyone else.
+
+    LA admins open the records of children in their own area (the owning LA admin sees a
+    shielded child's address): the lead moves this rule into practitioners.permissions.
+    """
+    user = context.user
+    practitioner = None
+    if permissions.may_search(user):
+        practitioner = searcher(context)
+    administered = frozenset()
+    if permissions.second_factor_verified(user):
+        administered = frozenset(permissions.administered_authorities(user).values_list("pk", flat=True))
+    if practitioner is None and not administered:
+        raise NotVetted("Only active, vetted practitioners and LA admins with a second factor can open records.")
+    return Viewer(user=user, practitioner=practitioner, administered=administered)
+
+
+def _may_open(viewer: Viewer, child: Child) -> bool:
+    if viewer.owns(child):
+        return True
+    return viewer.practitioner is not None and permissions.live_grant_for(viewer.practitioner, child) is not None
+
+
+def _refuse(*, action: str, context: RequestContext, child=None, reason: str, error: Exception):
+    """Record a refusal (committed on its own), then raise ``error``."""
+    with transaction.atomic():
+        audit.record_event(action=action, context=context, child=child, outcome=AccessEvent.Outcome.DENIED,
+                           details={"refused": reason})
+    raise error
+
+
+# Search ------------------------------------------------------------------------------
+
+def search_children(*, query: Query, mode: str = matching.AUTO, context: RequestContext) -> SearchOutcome:
+    """Match, then audit the search (a fingerprint of the normalised query, never the query itself,
+    the stage that ran, and the children returned: a match is itself a disclosure).
+
+    Raises NotVetted (audited as a denied search).
+    """
+    if not permissions.may_search(context.user):
+        _refuse(action="child.search", context=context, reason="not a vetted practitioner",
+                error=NotVetted("Only active, vetted practitioners with a second factor can search."))
+    with transaction.atomic():
+        outcome = matching.search(query, mode=mode)
+        audit.record_event(
+            action="child.search", context=context,
+            details={
+                "query_fingerprint": audit.fingerprint(query.canonical()),
+                "mode": outcome.mode,
+                "result_count": len(outcome.candidates),
+                "matched": outcome.matched,
+                "too_many": outcome.too_many,
+                "children": outcome.references,
+            },
+        )
+        return outcome
+
+
+# The record --------------------------------------------------------------------------
+
+def _child_or_404(reference: str) -> Child | None:
+    return Child.objects.active().select_related("local_authority").filter(reference=reference).first()
+
+
+def open_record(*, reference: str, context: RequestContext) -> selectors.ChildRecord:
+    """Audit the view, then return what this viewer may see.
+
+    Raises NotVetted, Http404 (no such active record) or NoGrant (a vetted practitioner
+    without a live grant: offer request access / break-glass); each refusal is audited
+    and none reads the record.
+    """
+    child = _child_or_404(reference)
+    try:
+        viewer = viewer_for(context)
+    except NotVetted as error:
+        _refuse(action="child.view", context=context, child=child, reason="not vetted", error=error)
+    if child is None:
+        _refuse(action="child.view", context=context, reason="no such record", error=Http404("No such record."))
+    if not _may_open(viewer, child):
+        _refuse(action="child.view", context=context, child=child, reason="no live grant",
+                error=NoGrant("You need an access grant to open this record."))
+    with transaction.atomic():
+        audit.record_event(action="child.view", context=context, child=child)
+        return selectors.child_record(child=child, viewer=viewer)
+
+
+def _opened(reference: str, context: RequestContext, action: str) -> tuple[Viewer, Child]:
+    """The viewer and child for a write on the record; refusals audited under ``action``."""
+    child = _child_or_404(reference)
+    try:
+        viewer = viewer_for(context)
+    except NotVetted as error:
+        _refuse(action=action, context=context, child=child, reason="not vetted", error=error)
+    if child is None:
+        _refuse(action=action, context=context, reason="no such record", error=Http404("No such record."))
+    if not _may_open(viewer, child):
+        _refuse(action=action, context=context, child=child, reason="no live grant",
+                error=NoGrant("You need an access grant to change this record."))
+    return viewer, child
+
+
+def check_record_access(*, reference: str, context: RequestContext, action: str) -> tuple[Viewer, Child]:
+    """For the pages of the record's actions: refuses (audited under ``action``) exactly as the
+    action itself would, before the form is shown."""
+    return _opened(reference, context, action)
+
+
+def own_open_involvement(*, reference: str, involvement_id: int, context: RequestContext) -> Involvement:
+    """One open involvement of the practitioner's own organisation on this record; Http404 otherwise."""
+    viewer, child = _opened(reference, context, "involvement.end")
+    row = (Involvement.objects.select_related("organisation", "service")
+           .filter(pk=involvement_id, child=child, ended_on__isnull=True).first())
+    if row is None or viewer.practitioner is None or row.organisation_id != viewer.practitioner.organisation_id:
+        raise Http404("No such involvement of your organisation.")
+    return row
+
+
+def _touch(child: Child):
+    Child.objects.filter(pk=child.pk).update(last_activity_at=timezone.now())
+
+
+# Involvements ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NewInvolvement:
+    service: Service
+    started_on: date
+    contact_phone: str = ""
+    contact_email: str = ""
+    lead_practitioner: Practitioner | None = None
+
+
+def add_involvement(*, reference: str, involvement: NewInvolvement, context: RequestContext) -> Involvement:
+    """Record that the practitioner's own organisation is working with the child.
+
+    Grants follow (every active practitioner of the organisation), audited as
+    ``involvement.add``. Raises NotVetted, Http404, NoGrant, or ValidationError for
+    a service the organisation does not offer, a colleague from elsewhere or bad dates.
+    """
+    viewer, child = _opened(reference, context, "involvement.add")
+    practitioner = viewer.practitioner
+    if practitioner is None:
+        _refuse(action="involvement.add", context=context, child=child, reason="not a practitioner",
+                error=NotVetted("Only practitioners record their organisation's involvement."))
+    organisation = practitioner.organisation
+    if not selectors.services_offered_by(organisation).filter(pk=involvement.service.pk).exists():
+        raise ValidationError({"service": "Choose a service your organisation provides."})
+    lead = involvement.lead_practitioner
+    if lead is not None and lead.organisation_id != organisation.pk:
+        raise ValidationError({"lead_practitioner": "The lead practitioner must work for your organisation."})
+    with transaction.atomic():
+        row = Involvement(
+            child=child, organisation=organisation, service=involvement.service, lead_practitioner=lead,
+            contact_phone=involvement.contact_phone, contact_email=involvement.contact_email,
+            started_on=involvement.started_on,
+        )
+        row.full_clean(exclude=["external_id"])
+        row.save()
+        audit.record_event(action="involvement.add", context=context, child=child,
+                           details={"involvement_id": row.pk, "organisation_id": organisation.pk,
+                                    "service_id": involvement.service.pk})
+        access.sync_involvement_grants(involvement=row, context=context)
+        _touch(child)
+        return row
+
+
+def end_involvement(*, reference: str, involvement_id: int, ended_on: date, context: RequestContext) -> Involvement:
+    """End one of the practitioner's own organisation's open involvements; the grants it gave are
+    revoked (audited as ``involvement.end``). Raises NotVetted, Http404, NoGrant, ValidationError."""
+    viewer, child = _opened(reference, context, "involvement.end")
+    practitioner = viewer.practitioner
+    with transaction.atomic():
+        row = Involvement.objects.select_for_update().filter(pk=involvement_id, child=child).first()
+        if row is None or practitioner is None or row.organisation_id != practitioner.organisation_id:
+            raise Http404("No such involvement of your organisation.")
+        if not row.is_open:
+            raise ValidationError({"ended_on": "This involvement has already ended."})
+        if ended_on > timezone.localdate():
+            raise ValidationError({"ended_on": "The end date must be today or in the past."})
+        if ended_on < row.started_on:
+            raise ValidationError({"ended_on": "The end date cannot be before the start date."})
+        row.ended_on = ended_on
+        row.save(update_fields=["ended_on"])
+        audit.record_event(action="involvement.end", context=context, child=child,
+                           details={"involvement_id": row.pk, "organisation_id": row.organisation_id})
+        access.sync_involvement_grants(involvement=row, context=context)
+        _touch(child)
+        return row
+
+
+# Moves -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NewAddress:
+    address_line: str
+    postcode: str
+    local_authority: LocalAuthority
+    moved_in_on: date
+
+
+def record_move(*, reference: str, address: NewAddress, context: RequestContext) -> Child:
+    """Record a new address: the current one is closed, the child's current LA becomes the new
+    one (whose practitioners and admins then see the whole history), audited as ``child.move``.
+    Raises NotVetted, Http404, NoGrant, ValidationError."""
+    _, child = _opened(reference, context, "child.move")
+    postcode = identifiers.normalise_postcode(address.postcode)
+    if not postcode:
+        raise ValidationError({"postcode": "Enter a real UK postcode, like SW1A 1AA."})
+    if address.moved_in_on > timezone.localdate():
+        raise ValidationError({"moved_in_on": "The date of the move must be today or in the past."})
+    with transaction.atomic():
+        child = Child.objects.select_for_update().get(pk=child.pk)
+        current = list(Address.objects.filter(child=child, moved_out_on__isnull=True))
+        if any(a.moved_in_on > address.moved_in_on for a in current):
+            raise ValidationError({"moved_in_on": "The move must be after the child moved into their current address."})
+        from_authority = child.local_authority_id
+        Address.objects.filter(pk__in=[a.pk for a in current]).update(moved_out_on=address.moved_in_on)
+        Address.objects.create(child=child, address_line=address.address_line, postcode=postcode,
+                               local_authority=address.local_authority, moved_in_on=address.moved_in_on)
+        child.address_line, child.postcode = address.address_line, postcode
+        child.local_authority = address.local_authority
+        child.last_activity_at = timezone.now()
+        child.save()
+        audit.record_event(action="child.move", context=context, child=child,
+                           details={"from_local_authority_id": from_authority,
+                                    "to_local_authority_id": address.local_authority.pk})
+        return child
