@@ -57,18 +57,22 @@ def _account_active(user) -> bool:
     return get_user_model().objects.filter(pk=user.pk, is_active=True).exists()
 
 
-def may_search(user, *, today=None) -> bool:
-    """Active account, active practitioner, vetting and training current, second factor verified."""
-    if not getattr(user, "is_authenticated", False) or not _account_active(user):
-        return False
+def _vetted_practitioner(user, *, today=None) -> Practitioner | None:
+    """Everything ``may_search`` asks but the second factor: active account, active practitioner,
+    vetting and training current, the practitioner role."""
+    if not _account_active(user):
+        return None
     practitioner = practitioner_of(user)
     if practitioner is None or practitioner.status != Practitioner.Status.ACTIVE:
-        return False
-    if not practitioner.credentials_current(today):
-        return False
-    if not roles.has_role(user, roles.PRACTITIONER):
-        return False
-    return second_factor_verified(user)
+        return None
+    if not practitioner.credentials_current(today) or not roles.has_role(user, roles.PRACTITIONER):
+        return None
+    return practitioner
+
+
+def may_search(user, *, today=None) -> bool:
+    """Active account, active practitioner, vetting and training current, second factor verified."""
+    return _vetted_practitioner(user, today=today) is not None and second_factor_verified(user)
 
 
 def require_searcher(user) -> Practitioner:
@@ -123,18 +127,33 @@ def is_auditor(user) -> bool:
                 and second_factor_verified(user) and not is_barred(user))
 
 
-def may_use_api(user, auth) -> bool:
-    """API clients: as ``may_search``, but a DRF token (issued to a verified session, deleted on
-    suspension) stands in for the session's second factor. Session-authenticated calls still need it."""
+def _token_authenticated(auth) -> bool:
     from rest_framework.authtoken.models import Token
 
-    if not isinstance(auth, Token):
+    return isinstance(auth, Token)
+
+
+def may_use_api(user, auth) -> bool:
+    """The API's rule: ``may_search``, except how the second factor is shown.
+
+    A session-authenticated call needs the session's verified second factor, as on the web.
+    A DRF token stands in for it, for an active vetted practitioner only: tokens are issued
+    to verified sessions and deleted on suspension and expiry.
+    """
+    if not _token_authenticated(auth):
         return may_search(user)
-    if not _account_active(user):
+    return _vetted_practitioner(user) is not None
+
+
+def admit_api_call(user, auth) -> bool:
+    """``may_use_api``; an admitted token call marks ``user`` verified for the rest of the request
+    (as django-otp's middleware marks a session user), so that every later check on this request
+    (``may_search`` in the services, ``children_visible_to``) applies the same rule."""
+    if not may_use_api(user, auth):
         return False
-    practitioner = practitioner_of(user)
-    return bool(practitioner and practitioner.status == Practitioner.Status.ACTIVE
-                and practitioner.credentials_current() and roles.has_role(user, roles.PRACTITIONER))
+    if _token_authenticated(auth):
+        user.is_verified = lambda: True
+    return True
 
 
 def administers(user, local_authority) -> bool:

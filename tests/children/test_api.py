@@ -8,6 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.models import AccessEvent
+from practitioners.models import Practitioner
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +123,29 @@ def test_the_schema_documents_the_search_and_record_endpoints(client):
     schema = client.get("/api/schema/").content.decode()
     assert "/api/v1/children/search/" in schema and "/api/v1/children/{reference}/" in schema
     assert "children_search" in schema and "children_record" in schema
+
+
+@pytest.mark.parametrize("verified, code", [(False, 403), (True, 200)])
+def test_a_session_call_needs_the_verified_second_factor_a_token_stands_in_for(client, login_verified, searcher,
+                                                                                grant, verified, code):
+    child = factories.ChildFactory(given_names="Amelia", family_name="Trelawny")
+    grant(searcher, child)
+    if verified:
+        login_verified(client, searcher.user)
+    else:
+        client.force_login(searcher.user)  # password only
+    record = client.get(f"/api/v1/children/{child.reference}/")
+    search = client.post(SEARCH, {"family_name": "Trelawny", "postcode": child.postcode},
+                         content_type="application/json")
+    assert record.status_code == search.status_code == code
+    assert ("Trelawny" in record.content.decode()) is verified
+
+
+def test_a_token_is_refused_once_its_practitioner_is_suspended_even_if_the_token_survives(api, searcher, grant):
+    """A bulk status change deletes no token: the status is read again on every call."""
+    child = factories.ChildFactory(given_names="Amelia", family_name="Trelawny")
+    grant(searcher, child)
+    assert api.get(f"/api/v1/children/{child.reference}/").status_code == 200
+    Practitioner.objects.filter(pk=searcher.pk).update(status=Practitioner.Status.SUSPENDED)
+    response = api.get(f"/api/v1/children/{child.reference}/")
+    assert response.status_code == 403 and "Trelawny" not in response.content.decode()
