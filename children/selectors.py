@@ -6,25 +6,9 @@ from datetime import date, datetime
 
 from children.models import Address, Child, ChildName, Involvement
 from practitioners.models import Practitioner, Service
+from practitioners.permissions import Viewer
 
 SENSITIVE_MESSAGE = "A sensitive service is involved — contact {authority} safeguarding: {contact}"
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is looking at a record, as the permission checks found them."""
-
-    user: object
-    practitioner: Practitioner | None = None  # a vetted, verified practitioner, else None
-    administered: frozenset[int] = frozenset()  # ids of the LAs this user is a verified LA admin of
-
-    @property
-    def organisation_id(self) -> int | None:
-        return self.practitioner.organisation_id if self.practitioner else None
-
-    def owns(self, child: Child) -> bool:
-        """The owning LA admin: an LA admin of the child's current local authority."""
-        return child.local_authority_id in self.administered
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.context import RequestContext
 from children import forms, matching, selectors, services
+from practitioners import permissions
 from practitioners.permissions import NoGrant, NotVetted
 
 # Service errors are keyed by the model's field; the form shows them at its own inputs.
@@ -86,7 +87,7 @@ def record(request, reference):
 def add_involvement(request, reference):
     """Record that your organisation is working with this child."""
     context = RequestContext.of(request)
-    viewer = services.viewer_for(context)
+    viewer = permissions.record_viewer(request.user)
     if viewer.practitioner is None:
         raise NotVetted("Only practitioners record their organisation's involvement.")
     organisation = viewer.practitioner.organisation

@@ -4,6 +4,8 @@ Every check reads the database on every request (status, vetting, training, seco
 factor, grant expiry): nothing is cached across requests (SPEC 8).
 """
 
+from dataclasses import dataclass
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -120,6 +122,62 @@ def administered_authorities(user) -> QuerySet[LocalAuthority]:
     if not roles.has_role(user, roles.LA_ADMIN) or not _account_active(user) or is_barred(user):
         return LocalAuthority.objects.none()
     return LocalAuthority.objects.filter(admins__user=user)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is opening a child's record, as ``record_viewer`` found them."""
+
+    user: object
+    practitioner: Practitioner | None = None  # a vetted, verified practitioner, else None
+    administered: frozenset[int] = frozenset()  # ids of the LAs this user is a verified LA admin of
+
+    @property
+    def organisation_id(self) -> int | None:
+        return self.practitioner.organisation_id if self.practitioner else None
+
+    def owns(self, child) -> bool:
+        """The owning LA admin: an LA admin of the child's current local authority."""
+        return child.local_authority_id in self.administered
+
+
+def _record_viewer(user) -> Viewer | None:
+    if not second_factor_verified(user):
+        return None
+    practitioner = _vetted_practitioner(user)
+    administered = frozenset(administered_authorities(user).values_list("pk", flat=True))
+    if practitioner is None and not administered:
+        return None
+    return Viewer(user=user, practitioner=practitioner, administered=administered)
+
+
+def may_open_records(user) -> bool:
+    """A vetted practitioner or an LA admin, second factor verified: the record pages are theirs
+    (which record each may open is ``require_may_open_record``)."""
+    return _record_viewer(user) is not None
+
+
+def record_viewer(user) -> Viewer:
+    """A vetted practitioner, a verified LA admin, or both; raises NotVetted for anyone else."""
+    viewer = _record_viewer(user)
+    if viewer is None:
+        raise NotVetted("Only active, vetted practitioners and LA admins with a second factor can open records.")
+    return viewer
+
+
+def require_may_open_record(viewer: Viewer, child) -> None:
+    """LA admins open the records of children in their own area (the owning LA admin also sees a
+    shielded child's address); practitioners need a live grant.
+
+    Raises NoGrant for a practitioner without one (offer request access / break-glass), and
+    NotVetted for an LA admin of another area who is not a practitioner.
+    """
+    if viewer.owns(child):
+        return
+    if viewer.practitioner is None:
+        raise NotVetted("Only the LA admins of the child's own local authority can open this record.")
+    if live_grant_for(viewer.practitioner, child) is None:
+        raise NoGrant("You need an access grant to open this record.")
 
 
 def is_auditor(user) -> bool:

@@ -121,9 +121,13 @@ def test_the_owning_la_admin_sees_a_shielded_childs_address(client, login_verifi
     assert "14 Harbour Road" in page and "LS7 3QB" in page and "W12" in page
 
 
-def test_an_la_admin_of_another_area_is_refused(client, login_verified, world, la_admin_of):
+def test_an_la_admin_of_another_area_is_refused_and_not_offered_a_practitioners_request(client, login_verified, world,
+                                                                                       la_admin_of):
     response = login_verified(client, la_admin_of(world["old_la"])).get(world["child"].get_absolute_url())
     assert response.status_code == 403 and b"Kacper" not in response.content
+    assert b"request-access" not in response.content and b"break-glass" not in response.content
+    event = AccessEvent.objects.get(action="child.view")
+    assert event.outcome == "denied" and event.details == {"refused": "another area"}
 
 
 def test_every_view_is_audited_in_the_same_transaction_as_the_read(searcher_client, searcher, world, grant):
