@@ -25,11 +25,6 @@ from practitioners.models import LocalAuthority, Practitioner, Service
 from practitioners.permissions import NoGrant, NotVetted, Viewer
 
 
-def searcher(context: RequestContext) -> Practitioner:
-    """The vetted practitioner behind the request; raises NotVetted."""
-    return permissions.require_searcher(context.user)
-
-
 def _refuse(*, action: str, context: RequestContext, child=None, reason: str, error: Exception):
     """Record a refusal (committed on its own), then raise ``error``."""
     with transaction.atomic():

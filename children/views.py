@@ -1,6 +1,7 @@
 """Web pages: search, the child record, and the record's actions. Thin: parse, call a service, render."""
 
-from django.contrib.auth.views import redirect_to_login
+from functools import wraps
+
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -8,28 +9,29 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.context import RequestContext
 from children import forms, matching, selectors, services
-from practitioners import permissions
+from practitioners.decorators import practitioner_required, record_viewer_required
 from practitioners.permissions import NoGrant, NotVetted
 
 # Service errors are keyed by the model's field; the form shows them at its own inputs.
 FORM_FIELD = {"ended_on": "end_day", "moved_in_on": "moved_day", "started_on": "start_day"}
 
 
-def _signed_in(view):
-    """Anonymous visitors go to sign in; every other check is the service's."""
+def _record_refusals(view):
+    """The service's refusals on a record page, already audited against the child: a vetted
+    practitioner without a grant gets the request-access / break-glass choice; anyone else
+    (an LA admin of another area) the refusal page."""
 
+    @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
         try:
             return view(request, *args, **kwargs)
-        except NotVetted:
-            return render(request, "children/not_allowed.html", status=403)
         except NoGrant:
-            return _no_grant(request, kwargs.get("reference", ""))
+            return _no_grant(request, kwargs["reference"])
+        except NotVetted as error:
+            return render(request, "practitioners/refused.html",
+                          {"title": "You cannot open this record", "message": str(error), "why": "not_vetted"},
+                          status=403)
 
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
     return wrapped
 
 
@@ -56,8 +58,8 @@ def _add_errors(form, error: ValidationError):
         form.add_error(target if target in form.fields else None, messages)
 
 
-@_signed_in
 @require_http_methods(["GET", "POST"])
+@practitioner_required
 def search(request):
     """Find a child: at least two of name, date of birth and postcode, or an identifier."""
     context = RequestContext.of(request)
@@ -68,32 +70,30 @@ def search(request):
             mode = matching.FUZZY if form.cleaned_data["similar"] else matching.AUTO
             outcome = services.search_children(query=form.query(), mode=mode, context=context)
     else:
-        services.searcher(context)  # the form itself is only for searchers
         form = forms.SearchForm()
     return render(request, "children/search.html", {"form": form, "outcome": outcome},
                   status=400 if form.errors else 200)
 
 
-@_signed_in
 @require_GET
+@record_viewer_required
+@_record_refusals
 def record(request, reference):
     """The child record: who is working with the child now and before, and how to reach them."""
     child_record = services.open_record(reference=reference, context=RequestContext.of(request))
     return render(request, "children/record.html", {"record": child_record})
 
 
-@_signed_in
 @require_http_methods(["GET", "POST"])
+@practitioner_required
+@_record_refusals
 def add_involvement(request, reference):
     """Record that your organisation is working with this child."""
     context = RequestContext.of(request)
-    viewer = permissions.record_viewer(request.user)
-    if viewer.practitioner is None:
-        raise NotVetted("Only practitioners record their organisation's involvement.")
-    organisation = viewer.practitioner.organisation
+    organisation = request.practitioner.organisation
     form_kwargs = {
         "services": selectors.services_offered_by(organisation),
-        "colleagues": selectors.colleagues_of(viewer.practitioner),
+        "colleagues": selectors.colleagues_of(request.practitioner),
     }
     if request.method == "POST":
         form = forms.InvolvementForm(request.POST, **form_kwargs)
@@ -116,8 +116,9 @@ def add_involvement(request, reference):
                   status=400 if form.errors else 200)
 
 
-@_signed_in
 @require_http_methods(["GET", "POST"])
+@practitioner_required
+@_record_refusals
 def end_involvement(request, reference, involvement_id):
     """End your organisation's involvement: its grants end with it."""
     context = RequestContext.of(request)
@@ -136,8 +137,9 @@ def end_involvement(request, reference, involvement_id):
                   status=400 if form.errors else 200)
 
 
-@_signed_in
 @require_http_methods(["GET", "POST"])
+@record_viewer_required
+@_record_refusals
 def record_move(request, reference):
     """Record a new address, in this or another local authority."""
     context = RequestContext.of(request)

@@ -84,6 +84,28 @@ def practitioner_required(view):
     return guarded
 
 
+def record_viewer_required(view):
+    """The child record's pages: a vetted practitioner or an LA admin, second factor verified.
+
+    Which record each may open (own area, live grant) is decided per child by the service
+    (``permissions.require_may_open_record``), which audits that refusal against the child.
+    """
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        refusal = _second_factor_gate(request)
+        if refusal is not None:
+            return refusal
+        if not permissions.may_open_records(request.user):
+            why, message = _not_vetted_message(request.user)
+            if why == "wrong_role":
+                message = "This page is for practitioners and LA admins only."
+            return refuse(request, why=why, title="You cannot use this page", message=message)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
 def role_required(role: str):
     """Only users holding ``role`` (LA admin, auditor, practitioner group) with a verified second factor.
 
