@@ -1,5 +1,6 @@
 """REST API: child search and the child record, with the web's permission and audit rules."""
 
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
@@ -9,7 +10,6 @@ from rest_framework.views import APIView
 
 from audit.context import RequestContext
 from children import serializers, services
-from children.views import _optional_url
 from practitioners.api_permissions import IsVettedPractitioner
 from practitioners.permissions import NoGrant, NotVetted
 
@@ -56,8 +56,8 @@ class ChildRecordView(APIView):
             record = services.open_record(reference=reference, context=RequestContext.of(request))
         except NoGrant as error:
             body = {"detail": str(error),
-                    "request_access_url": _optional_url("practitioners:request_access", reference=reference),
-                    "break_glass_url": _optional_url("practitioners:break_glass", reference=reference)}
+                    "request_access_url": reverse("practitioners:request_access", kwargs={"reference": reference}),
+                    "break_glass_url": reverse("practitioners:break_glass", kwargs={"reference": reference})}
             return Response(serializers.NoGrantSerializer(body).data, status=status.HTTP_403_FORBIDDEN)
         except NotVetted as error:
             raise PermissionDenied(str(error))

@@ -4,7 +4,6 @@ from functools import wraps
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.context import RequestContext
@@ -35,21 +34,9 @@ def _record_refusals(view):
     return wrapped
 
 
-def _optional_url(name: str, **kwargs) -> str | None:
-    try:
-        return reverse(name, kwargs=kwargs)
-    except NoReverseMatch:  # access requests and break-glass are issue 3's pages
-        return None
-
-
 def _no_grant(request, reference: str):
     """403: the choice of requesting access or break-glass, and nothing of the record."""
-    context = {
-        "reference": reference,
-        "request_access_url": _optional_url("practitioners:request_access", reference=reference),
-        "break_glass_url": _optional_url("practitioners:break_glass", reference=reference),
-    }
-    return render(request, "children/no_grant.html", context, status=403)
+    return render(request, "children/no_grant.html", {"reference": reference}, status=403)
 
 
 def _add_errors(form, error: ValidationError):

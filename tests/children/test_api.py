@@ -87,7 +87,10 @@ def test_a_shielded_child_has_no_location_in_search_results_and_a_postcode_searc
 def test_reading_a_record_needs_a_grant_and_the_refusal_offers_the_way_to_ask(api, shielded):
     response = api.get(f"/api/v1/children/{shielded.reference}/")
     assert response.status_code == 403
-    assert set(response.json()) == {"detail", "request_access_url", "break_glass_url"}
+    body = response.json()
+    assert set(body) == {"detail", "request_access_url", "break_glass_url"}
+    assert body["request_access_url"] == f"/practitioners/children/{shielded.reference}/request-access/"
+    assert body["break_glass_url"] == f"/practitioners/children/{shielded.reference}/break-glass/"
     assert "Amelia" not in response.content.decode()
     assert AccessEvent.objects.get(action="child.view").outcome == "denied"
     assert api.get("/api/v1/children/C-AAAAA-AAAAA/").status_code == 404

@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AccessEvent
@@ -55,11 +56,20 @@ def test_without_a_second_factor_the_record_is_refused(unverified_client, world,
 
 def test_a_vetted_practitioner_without_a_grant_gets_the_request_access_choice_and_nothing_else(searcher_client,
                                                                                             world):
-    response = searcher_client.get(world["child"].get_absolute_url())
+    child = world["child"]
+    child.upn = "A801200000012"
+    child.la_child_id = "LEEDS-55120"
+    child.save()
+    response = searcher_client.get(child.get_absolute_url())
     assert response.status_code == 403
     page = response.content.decode()
     assert "You need access to open this record" in page
-    for secret in ("Kacper", "Kociński", "2015", "LS7", "Leeds", "Social care", "0113"):
+    assert f'href="{reverse("practitioners:request_access", kwargs={"reference": child.reference})}"' in page
+    assert f'href="{reverse("practitioners:break_glass", kwargs={"reference": child.reference})}"' in page
+    # Nothing of the record: no identifier, address, other name or service; not even what a search shows.
+    for secret in (child.nhs_number, child.upn, child.la_child_id, "14 Harbour Road", "2 Wood Lane", "Nowak",
+                   "Social Care", "Wood Lane Primary", "0113", "020 7946", "Kacper", "Kociński", "2015", "LS7",
+                   "Leeds"):
         assert secret not in page
     event = AccessEvent.objects.get(action="child.view")
     assert event.outcome == "denied" and event.child_ref == world["child"].reference
