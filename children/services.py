@@ -98,7 +98,8 @@ def open_record(*, reference: str, context: RequestContext) -> selectors.ChildRe
     viewer, child = _opened(reference, context, "child.view")
     with transaction.atomic():
         audit.record_event(action="child.view", context=context, child=child)
-        return selectors.child_record(child=child, viewer=viewer)
+        grant = permissions.live_grant_for(viewer.practitioner, child) if viewer.practitioner else None
+        return selectors.child_record(child=child, viewer=viewer, grant=grant)
 
 
 def check_record_access(*, reference: str, context: RequestContext, action: str) -> tuple[Viewer, Child]:

@@ -95,6 +95,7 @@ def test_a_practitioner_breaks_glass_and_is_sent_to_the_record(live_server, page
     assert posted.value.status == 302
     assert posted.value.headers["location"] == child.get_absolute_url()
     page.get_by_role("heading", level=1, name=f"{child.given_names} {child.family_name}").wait_for()
+    assert "Police report the child missing" in page.get_by_role("region", name="Emergency access").inner_text()
     assert axe_violations(page) == []
     grant = AccessGrant.objects.get(practitioner=practitioner, child=child)
     assert grant.source == AccessGrant.Source.BREAK_GLASS and grant.reviewed_at is None

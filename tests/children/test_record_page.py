@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from audit.models import AccessEvent
 from children.models import Address, ChildName
+from practitioners.models import AccessGrant
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +155,24 @@ def test_when_the_audit_write_fails_no_record_is_shown(searcher_client, searcher
     searcher_client.raise_request_exception = False
     response = searcher_client.get(world["child"].get_absolute_url())
     assert response.status_code == 500 and b"Kacper" not in response.content
+
+
+def test_the_record_shows_the_break_glass_banner_while_the_emergency_access_lasts(searcher_client, searcher, world):
+    child = world["child"]
+    reason = "Police report the child missing overnight from home"
+    response = searcher_client.post(reverse("practitioners:break_glass", kwargs={"reference": child.reference}),
+                                    {"reason": reason, "confirm": "on"}, follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200 and "Kacper Kociński" in page
+    assert "Emergency access" in page and "through break-glass until" in page and reason in page
+    # Once the window has passed the record is refused again, banner and all.
+    AccessGrant.objects.filter(practitioner=searcher, child=child).update(
+        expires_at=timezone.now() - timedelta(minutes=1))
+    later = searcher_client.get(child.get_absolute_url())
+    assert later.status_code == 403 and "Kacper" not in later.content.decode()
+
+
+def test_access_from_an_approved_request_shows_no_break_glass_banner(searcher_client, searcher, world, grant):
+    grant(searcher, world["child"])
+    page = searcher_client.get(world["child"].get_absolute_url()).content.decode()
+    assert "Kacper Kociński" in page and "Emergency access" not in page
