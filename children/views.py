@@ -8,7 +8,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.context import RequestContext
 from children import forms, matching, selectors, services
-from practitioners.decorators import practitioner_required, record_viewer_required
+from practitioners.decorators import practitioner_required, record_viewer_required, refused_page
+from practitioners.forms import add_service_errors
 from practitioners.permissions import NoGrant, NotVetted
 
 # Service errors are keyed by the model's field; the form shows them at its own inputs.
@@ -27,9 +28,7 @@ def _record_refusals(view):
         except NoGrant:
             return _no_grant(request, kwargs["reference"])
         except NotVetted as error:
-            return render(request, "practitioners/refused.html",
-                          {"title": "You cannot open this record", "message": str(error), "why": "not_vetted"},
-                          status=403)
+            return refused_page(request, why="not_vetted", title="You cannot open this record", message=str(error))
 
     return wrapped
 
@@ -37,12 +36,6 @@ def _record_refusals(view):
 def _no_grant(request, reference: str):
     """403: the choice of requesting access or break-glass, and nothing of the record."""
     return render(request, "children/no_grant.html", {"reference": reference}, status=403)
-
-
-def _add_errors(form, error: ValidationError):
-    for field, messages in error.message_dict.items():
-        target = FORM_FIELD.get(field, field)
-        form.add_error(target if target in form.fields else None, messages)
 
 
 @require_http_methods(["GET", "POST"])
@@ -91,7 +84,7 @@ def add_involvement(request, reference):
                     service=data["service"], started_on=data["started_on"], contact_phone=data["contact_phone"],
                     contact_email=data["contact_email"], lead_practitioner=data["lead_practitioner"]))
             except ValidationError as error:
-                _add_errors(form, error)
+                add_service_errors(form, error, fields=FORM_FIELD)
             else:
                 return redirect("children:record", reference=reference)
     else:
@@ -116,7 +109,7 @@ def end_involvement(request, reference, involvement_id):
             services.end_involvement(reference=reference, involvement_id=involvement_id,
                                      ended_on=form.cleaned_data["ended_on"], context=context)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error, fields=FORM_FIELD)
         else:
             return redirect("children:record", reference=reference)
     return render(request, "children/end_involvement.html",
@@ -138,7 +131,7 @@ def record_move(request, reference):
                 address_line=data["address_line"], postcode=data["postcode"],
                 local_authority=data["local_authority"], moved_in_on=data["moved_in_on"]))
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error, fields=FORM_FIELD)
         else:
             return redirect("children:record", reference=reference)
     elif request.method == "GET":

@@ -28,12 +28,17 @@ ROLE_PAGES = {
 }
 
 
+def refused_page(request, *, why: str, title: str, message: str, status: int = 403):
+    """The 403 page, with the reason a person can act on. Not audited: for refusals already audited."""
+    return render(request, "practitioners/refused.html", {"title": title, "message": message, "why": why},
+                  status=status)
+
+
 def refuse(request, *, why: str, title: str, message: str, status: int = 403):
     """The 403 page, with the reason a person can act on; audited for signed-in users."""
     if request.user.is_authenticated:
         services.record_refusal(context=RequestContext.of(request), why=why, path=request.get_full_path())
-    return render(request, "practitioners/refused.html", {"title": title, "message": message, "why": why},
-                  status=status)
+    return refused_page(request, why=why, title=title, message=message, status=status)
 
 
 def _second_factor_gate(request):

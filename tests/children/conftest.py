@@ -1,6 +1,6 @@
 """Shared cast for the search and record tests: a vetted practitioner signed in with a second factor."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
@@ -10,7 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit.context import RequestContext
 from audit.models import AccessEvent
 from practitioners import roles
-from practitioners.models import AccessGrant
+from practitioners.models import AccessGrant, Practitioner
 from practitioners.services import grant_access
 from tests import factories
 
@@ -56,10 +56,23 @@ def unverified_client(client, searcher):
     return client
 
 
+NOT_SEARCHERS = ["la_admin", "auditor", "suspended", "lapsed_vetting"]
+
+
 @pytest.fixture
-def auditor_client(client, login_verified):
-    user = factories.UserFactory(roles=[roles.AUDITOR])
-    return login_verified(client, user)
+def not_a_searcher(db):
+    """not_a_searcher(who), ``who`` in NOT_SEARCHERS: a user with a second factor who is not an
+    active, vetted practitioner, so every search and record page and endpoint refuses them."""
+
+    def make(who):
+        return {
+            "la_admin": lambda: factories.LAAdminFactory().user,
+            "auditor": lambda: factories.UserFactory(roles=[roles.AUDITOR]),
+            "suspended": lambda: factories.PractitionerFactory(status=Practitioner.Status.SUSPENDED).user,
+            "lapsed_vetting": lambda: factories.PractitionerFactory(vetting_expires_on=date(2020, 1, 1)).user,
+        }[who]()
+
+    return make
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from children import services
 from children.matching import Query
 from practitioners.permissions import NotVetted
 from tests import factories
+from tests.children.conftest import NOT_SEARCHERS
 
 pytestmark = pytest.mark.django_db
 URL = reverse("children:search")
@@ -50,17 +51,9 @@ def test_without_a_verified_second_factor_the_search_is_refused_and_the_attempt_
     assert refusals.count() == 2
 
 
-@pytest.mark.parametrize("who", ["la_admin", "auditor", "suspended", "lapsed_vetting"])
-def test_anyone_but_an_active_vetted_practitioner_is_refused(client, login_verified, who, kacper):
-    if who == "la_admin":
-        user = factories.LAAdminFactory().user
-    elif who == "auditor":
-        user = factories.UserFactory(roles=["Auditor"])
-    elif who == "suspended":
-        user = factories.PractitionerFactory(status="suspended").user
-    else:
-        user = factories.PractitionerFactory(vetting_expires_on=date(2020, 1, 1)).user
-    login_verified(client, user)
+@pytest.mark.parametrize("who", NOT_SEARCHERS)
+def test_anyone_but_an_active_vetted_practitioner_is_refused(client, login_verified, not_a_searcher, who, kacper):
+    login_verified(client, not_a_searcher(who))
     response = client.post(URL, form(family_name="Kocinski", **dob(kacper.date_of_birth)))
     assert response.status_code == 403
     assert b"Kacper" not in response.content
