@@ -1,43 +1,17 @@
 """REST API: child search and the child record, with the web's permission and audit rules."""
 
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from audit.context import RequestContext
 from children import serializers, services
-from children.views import _optional_url
-from practitioners import permissions
+from practitioners.api_permissions import IsVettedPractitioner
 from practitioners.permissions import NoGrant, NotVetted
-
-try:  # issue 3's permission class; until it lands, the same rule here
-    from practitioners.api_permissions import IsVettedPractitioner
-except ImportError:  # pragma: no cover - replaced at merge
-    class IsVettedPractitioner(BasePermission):
-        message = "Only active, vetted practitioners can use this endpoint."
-
-        def has_permission(self, request, view):
-            user = request.user
-            if isinstance(request.auth, Token):
-                practitioner = permissions.practitioner_of(user)
-                return bool(user.is_active and practitioner and practitioner.status == practitioner.Status.ACTIVE
-                            and practitioner.credentials_current()
-                            and permissions.roles.has_role(user, permissions.roles.PRACTITIONER))
-            return permissions.may_search(user)
-
-
-def api_context(request) -> RequestContext:
-    """The audit context of an API call. A DRF token is issued to a verified session and deleted
-    on suspension, so it stands in for the session's second factor in the checks that follow."""
-    if isinstance(request.auth, Token):
-        request.user.is_verified = lambda: True
-    return RequestContext.of(request)
-
 
 class ChildSearchView(APIView):
     permission_classes = [IsVettedPractitioner]
@@ -58,7 +32,7 @@ class ChildSearchView(APIView):
         query.is_valid(raise_exception=True)
         try:
             outcome = services.search_children(query=query.query(), mode=query.validated_data["mode"],
-                                               context=api_context(request))
+                                               context=RequestContext.of(request))
         except NotVetted as error:
             raise PermissionDenied(str(error))
         return Response(serializers.SearchResultSerializer(outcome).data)
@@ -79,11 +53,11 @@ class ChildRecordView(APIView):
     )
     def get(self, request, reference):
         try:
-            record = services.open_record(reference=reference, context=api_context(request))
+            record = services.open_record(reference=reference, context=RequestContext.of(request))
         except NoGrant as error:
             body = {"detail": str(error),
-                    "request_access_url": _optional_url("practitioners:request_access", reference=reference),
-                    "break_glass_url": _optional_url("practitioners:break_glass", reference=reference)}
+                    "request_access_url": reverse("practitioners:request_access", kwargs={"reference": reference}),
+                    "break_glass_url": reverse("practitioners:break_glass", kwargs={"reference": reference})}
             return Response(serializers.NoGrantSerializer(body).data, status=status.HTTP_403_FORBIDDEN)
         except NotVetted as error:
             raise PermissionDenied(str(error))

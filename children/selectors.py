@@ -5,26 +5,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from children.models import Address, Child, ChildName, Involvement
-from practitioners.models import Practitioner, Service
+from practitioners.models import AccessGrant, Practitioner, Service
+from practitioners.permissions import Viewer
 
 SENSITIVE_MESSAGE = "A sensitive service is involved — contact {authority} safeguarding: {contact}"
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is looking at a record, as the permission checks found them."""
-
-    user: object
-    practitioner: Practitioner | None = None  # a vetted, verified practitioner, else None
-    administered: frozenset[int] = frozenset()  # ids of the LAs this user is a verified LA admin of
-
-    @property
-    def organisation_id(self) -> int | None:
-        return self.practitioner.organisation_id if self.practitioner else None
-
-    def owns(self, child: Child) -> bool:
-        """The owning LA admin: an LA admin of the child's current local authority."""
-        return child.local_authority_id in self.administered
 
 
 @dataclass(frozen=True)
@@ -83,6 +67,7 @@ class ChildRecord:
     previous_involvements: list[InvolvementRow] = field(default_factory=list)
     areas: list[str] = field(default_factory=list)  # every LA the child has lived in, oldest first
     may_add_involvement: bool = False
+    live_grant: AccessGrant | None = None  # the viewer's own grant, if any: the page flags break-glass
 
     @property
     def full_name(self) -> str:
@@ -93,10 +78,11 @@ class ChildRecord:
         return len(self.areas) > 1
 
 
-def child_record(*, child: Child, viewer: Viewer) -> ChildRecord:
+def child_record(*, child: Child, viewer: Viewer, grant: AccessGrant | None = None) -> ChildRecord:
     """Everything this viewer may see of the record. Sensitive involvements are masked for
     anyone outside the organisation that delivers them; a shielded child's address and
-    address history only reach the owning LA admin."""
+    address history only reach the owning LA admin. ``grant`` is the viewer's live grant
+    (``permissions.live_grant_for``), kept for the break-glass banner."""
     location_visible = not child.shielded or viewer.owns(child)
     record = ChildRecord(
         reference=child.reference, given_names=child.given_names, family_name=child.family_name,
@@ -104,7 +90,7 @@ def child_record(*, child: Child, viewer: Viewer) -> ChildRecord:
         upn=child.upn or "", la_child_id=child.la_child_id, local_authority=child.local_authority.name,
         out_of_hours_phone=child.local_authority.out_of_hours_phone, shielded=child.shielded,
         location_visible=location_visible,
-        may_add_involvement=viewer.practitioner is not None,
+        may_add_involvement=viewer.practitioner is not None, live_grant=grant,
     )
     if location_visible:
         record.address_line, record.postcode = child.address_line, child.postcode

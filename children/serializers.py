@@ -157,5 +157,5 @@ class ChildRecordSerializer(serializers.Serializer):
 
 class NoGrantSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    request_access_url = serializers.CharField(allow_null=True)
-    break_glass_url = serializers.CharField(allow_null=True)
+    request_access_url = serializers.CharField(help_text="The page to ask the child's LA admins for access.")
+    break_glass_url = serializers.CharField(help_text="The page to open the record in an emergency, with a reason.")

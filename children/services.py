@@ -19,43 +19,10 @@ from audit.models import AccessEvent
 from children import identifiers, matching, selectors
 from children.matching import Query, SearchOutcome
 from children.models import Address, Child, Involvement
-from children.selectors import Viewer
 from practitioners import permissions
 from practitioners import services as access
 from practitioners.models import LocalAuthority, Practitioner, Service
-from practitioners.permissions import NoGrant, NotVetted
-
-
-def searcher(context: RequestContext) -> Practitioner:
-    """The vetted practitioner behind the request; raises NotVetted."""
-    practitioner = permissions.require_searcher(context.user)
-    # Keep the request's own user object: the grant checks re-read its verified second factor.
-    practitioner.user = context.user
-    return practitioner
-
-
-def viewer_for(context: RequestContext) -> Viewer:
-    """A vetted practitioner, a verified LA admin, or both; raises NotVetted for anyone else.
-
-    LA admins open the records of children in their own area (the owning LA admin sees a
-    shielded child's address): the lead moves this rule into practitioners.permissions.
-    """
-    user = context.user
-    practitioner = None
-    if permissions.may_search(user):
-        practitioner = searcher(context)
-    administered = frozenset()
-    if permissions.second_factor_verified(user):
-        administered = frozenset(permissions.administered_authorities(user).values_list("pk", flat=True))
-    if practitioner is None and not administered:
-        raise NotVetted("Only active, vetted practitioners and LA admins with a second factor can open records.")
-    return Viewer(user=user, practitioner=practitioner, administered=administered)
-
-
-def _may_open(viewer: Viewer, child: Child) -> bool:
-    if viewer.owns(child):
-        return True
-    return viewer.practitioner is not None and permissions.live_grant_for(viewer.practitioner, child) is not None
+from practitioners.permissions import NoGrant, NotVetted, Viewer
 
 
 def _refuse(*, action: str, context: RequestContext, child=None, reason: str, error: Exception):
@@ -99,6 +66,28 @@ def _child_or_404(reference: str) -> Child | None:
     return Child.objects.active().select_related("local_authority").filter(reference=reference).first()
 
 
+def _opened(reference: str, context: RequestContext, action: str) -> tuple[Viewer, Child]:
+    """The viewer and the child whose record they may open; refusals audited under ``action``.
+
+    Who may open which record is ``practitioners.permissions``' decision (``record_viewer``,
+    ``require_may_open_record``). Raises NotVetted, Http404 or NoGrant, none of them reading the record.
+    """
+    child = _child_or_404(reference)
+    try:
+        viewer = permissions.record_viewer(context.user)
+    except NotVetted as error:
+        _refuse(action=action, context=context, child=child, reason="not vetted", error=error)
+    if child is None:
+        _refuse(action=action, context=context, reason="no such record", error=Http404("No such record."))
+    try:
+        permissions.require_may_open_record(viewer, child)
+    except NoGrant as error:
+        _refuse(action=action, context=context, child=child, reason="no live grant", error=error)
+    except NotVetted as error:
+        _refuse(action=action, context=context, child=child, reason="another area", error=error)
+    return viewer, child
+
+
 def open_record(*, reference: str, context: RequestContext) -> selectors.ChildRecord:
     """Audit the view, then return what this viewer may see.
 
@@ -106,34 +95,11 @@ def open_record(*, reference: str, context: RequestContext) -> selectors.ChildRe
     without a live grant: offer request access / break-glass); each refusal is audited
     and none reads the record.
     """
-    child = _child_or_404(reference)
-    try:
-        viewer = viewer_for(context)
-    except NotVetted as error:
-        _refuse(action="child.view", context=context, child=child, reason="not vetted", error=error)
-    if child is None:
-        _refuse(action="child.view", context=context, reason="no such record", error=Http404("No such record."))
-    if not _may_open(viewer, child):
-        _refuse(action="child.view", context=context, child=child, reason="no live grant",
-                error=NoGrant("You need an access grant to open this record."))
+    viewer, child = _opened(reference, context, "child.view")
     with transaction.atomic():
         audit.record_event(action="child.view", context=context, child=child)
-        return selectors.child_record(child=child, viewer=viewer)
-
-
-def _opened(reference: str, context: RequestContext, action: str) -> tuple[Viewer, Child]:
-    """The viewer and child for a write on the record; refusals audited under ``action``."""
-    child = _child_or_404(reference)
-    try:
-        viewer = viewer_for(context)
-    except NotVetted as error:
-        _refuse(action=action, context=context, child=child, reason="not vetted", error=error)
-    if child is None:
-        _refuse(action=action, context=context, reason="no such record", error=Http404("No such record."))
-    if not _may_open(viewer, child):
-        _refuse(action=action, context=context, child=child, reason="no live grant",
-                error=NoGrant("You need an access grant to change this record."))
-    return viewer, child
+        grant = permissions.live_grant_for(viewer.practitioner, child) if viewer.practitioner else None
+        return selectors.child_record(child=child, viewer=viewer, grant=grant)
 
 
 def check_record_access(*, reference: str, context: RequestContext, action: str) -> tuple[Viewer, Child]:

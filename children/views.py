@@ -1,62 +1,45 @@
 """Web pages: search, the child record, and the record's actions. Thin: parse, call a service, render."""
 
-from django.contrib.auth.views import redirect_to_login
+from functools import wraps
+
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.context import RequestContext
 from children import forms, matching, selectors, services
+from practitioners.decorators import practitioner_required, record_viewer_required, refused_page
+from practitioners.forms import add_service_errors
 from practitioners.permissions import NoGrant, NotVetted
 
 # Service errors are keyed by the model's field; the form shows them at its own inputs.
 FORM_FIELD = {"ended_on": "end_day", "moved_in_on": "moved_day", "started_on": "start_day"}
 
 
-def _signed_in(view):
-    """Anonymous visitors go to sign in; every other check is the service's."""
+def _record_refusals(view):
+    """The service's refusals on a record page, already audited against the child: a vetted
+    practitioner without a grant gets the request-access / break-glass choice; anyone else
+    (an LA admin of another area) the refusal page."""
 
+    @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
         try:
             return view(request, *args, **kwargs)
-        except NotVetted:
-            return render(request, "children/not_allowed.html", status=403)
         except NoGrant:
-            return _no_grant(request, kwargs.get("reference", ""))
+            return _no_grant(request, kwargs["reference"])
+        except NotVetted as error:
+            return refused_page(request, why="not_vetted", title="You cannot open this record", message=str(error))
 
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
     return wrapped
-
-
-def _optional_url(name: str, **kwargs) -> str | None:
-    try:
-        return reverse(name, kwargs=kwargs)
-    except NoReverseMatch:  # access requests and break-glass are issue 3's pages
-        return None
 
 
 def _no_grant(request, reference: str):
     """403: the choice of requesting access or break-glass, and nothing of the record."""
-    context = {
-        "reference": reference,
-        "request_access_url": _optional_url("practitioners:request_access", reference=reference),
-        "break_glass_url": _optional_url("practitioners:break_glass", reference=reference),
-    }
-    return render(request, "children/no_grant.html", context, status=403)
+    return render(request, "children/no_grant.html", {"reference": reference}, status=403)
 
 
-def _add_errors(form, error: ValidationError):
-    for field, messages in error.message_dict.items():
-        target = FORM_FIELD.get(field, field)
-        form.add_error(target if target in form.fields else None, messages)
-
-
-@_signed_in
 @require_http_methods(["GET", "POST"])
+@practitioner_required
 def search(request):
     """Find a child: at least two of name, date of birth and postcode, or an identifier."""
     context = RequestContext.of(request)
@@ -67,32 +50,30 @@ def search(request):
             mode = matching.FUZZY if form.cleaned_data["similar"] else matching.AUTO
             outcome = services.search_children(query=form.query(), mode=mode, context=context)
     else:
-        services.searcher(context)  # the form itself is only for searchers
         form = forms.SearchForm()
     return render(request, "children/search.html", {"form": form, "outcome": outcome},
                   status=400 if form.errors else 200)
 
 
-@_signed_in
 @require_GET
+@record_viewer_required
+@_record_refusals
 def record(request, reference):
     """The child record: who is working with the child now and before, and how to reach them."""
     child_record = services.open_record(reference=reference, context=RequestContext.of(request))
     return render(request, "children/record.html", {"record": child_record})
 
 
-@_signed_in
 @require_http_methods(["GET", "POST"])
+@practitioner_required
+@_record_refusals
 def add_involvement(request, reference):
     """Record that your organisation is working with this child."""
     context = RequestContext.of(request)
-    viewer = services.viewer_for(context)
-    if viewer.practitioner is None:
-        raise NotVetted("Only practitioners record their organisation's involvement.")
-    organisation = viewer.practitioner.organisation
+    organisation = request.practitioner.organisation
     form_kwargs = {
         "services": selectors.services_offered_by(organisation),
-        "colleagues": selectors.colleagues_of(viewer.practitioner),
+        "colleagues": selectors.colleagues_of(request.practitioner),
     }
     if request.method == "POST":
         form = forms.InvolvementForm(request.POST, **form_kwargs)
@@ -103,7 +84,7 @@ def add_involvement(request, reference):
                     service=data["service"], started_on=data["started_on"], contact_phone=data["contact_phone"],
                     contact_email=data["contact_email"], lead_practitioner=data["lead_practitioner"]))
             except ValidationError as error:
-                _add_errors(form, error)
+                add_service_errors(form, error, fields=FORM_FIELD)
             else:
                 return redirect("children:record", reference=reference)
     else:
@@ -115,8 +96,9 @@ def add_involvement(request, reference):
                   status=400 if form.errors else 200)
 
 
-@_signed_in
 @require_http_methods(["GET", "POST"])
+@practitioner_required
+@_record_refusals
 def end_involvement(request, reference, involvement_id):
     """End your organisation's involvement: its grants end with it."""
     context = RequestContext.of(request)
@@ -127,7 +109,7 @@ def end_involvement(request, reference, involvement_id):
             services.end_involvement(reference=reference, involvement_id=involvement_id,
                                      ended_on=form.cleaned_data["ended_on"], context=context)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error, fields=FORM_FIELD)
         else:
             return redirect("children:record", reference=reference)
     return render(request, "children/end_involvement.html",
@@ -135,8 +117,9 @@ def end_involvement(request, reference, involvement_id):
                   status=400 if form.errors else 200)
 
 
-@_signed_in
 @require_http_methods(["GET", "POST"])
+@record_viewer_required
+@_record_refusals
 def record_move(request, reference):
     """Record a new address, in this or another local authority."""
     context = RequestContext.of(request)
@@ -148,7 +131,7 @@ def record_move(request, reference):
                 address_line=data["address_line"], postcode=data["postcode"],
                 local_authority=data["local_authority"], moved_in_on=data["moved_in_on"]))
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error, fields=FORM_FIELD)
         else:
             return redirect("children:record", reference=reference)
     elif request.method == "GET":

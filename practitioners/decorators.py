@@ -28,12 +28,17 @@ ROLE_PAGES = {
 }
 
 
+def refused_page(request, *, why: str, title: str, message: str, status: int = 403):
+    """The 403 page, with the reason a person can act on. Not audited: for refusals already audited."""
+    return render(request, "practitioners/refused.html", {"title": title, "message": message, "why": why},
+                  status=status)
+
+
 def refuse(request, *, why: str, title: str, message: str, status: int = 403):
     """The 403 page, with the reason a person can act on; audited for signed-in users."""
     if request.user.is_authenticated:
         services.record_refusal(context=RequestContext.of(request), why=why, path=request.get_full_path())
-    return render(request, "practitioners/refused.html", {"title": title, "message": message, "why": why},
-                  status=status)
+    return refused_page(request, why=why, title=title, message=message, status=status)
 
 
 def _second_factor_gate(request):
@@ -79,6 +84,28 @@ def practitioner_required(view):
             why, message = _not_vetted_message(request.user)
             return refuse(request, why=why, title="You cannot use this page", message=message)
         request.practitioner = permissions.practitioner_of(request.user)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def record_viewer_required(view):
+    """The child record's pages: a vetted practitioner or an LA admin, second factor verified.
+
+    Which record each may open (own area, live grant) is decided per child by the service
+    (``permissions.require_may_open_record``), which audits that refusal against the child.
+    """
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        refusal = _second_factor_gate(request)
+        if refusal is not None:
+            return refusal
+        if not permissions.may_open_records(request.user):
+            why, message = _not_vetted_message(request.user)
+            if why == "wrong_role":
+                message = "This page is for practitioners and LA admins only."
+            return refuse(request, why=why, title="You cannot use this page", message=message)
         return view(request, *args, **kwargs)
 
     return guarded

@@ -10,6 +10,17 @@ from crispy_forms_gds.widgets import DateInputWidget
 from practitioners.models import AccessGrant, Organisation, Practitioner
 
 
+def add_service_errors(form, error: forms.ValidationError, *, fields: dict[str, str] | None = None) -> None:
+    """Put a service's ValidationError on a form (any app's): each message at its field when the
+    form has it (``fields`` maps the model's field name to the form's), the rest at the top."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for field, errors in error.error_dict.items():
+        target = (fields or {}).get(field, field)
+        form.add_error(target if target in form.fields else None, errors)
+
+
 def _no_nul(value: str) -> str:
     if "\x00" in (value or ""):
         raise forms.ValidationError("Remove the invalid character from your answer.")

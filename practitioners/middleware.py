@@ -6,10 +6,10 @@ from the database on every request, never cached.
 """
 
 from django.contrib.auth import logout
-from django.shortcuts import render
 
 from audit.context import RequestContext
 from practitioners import permissions, services
+from practitioners.decorators import refused_page
 
 
 class BarredAccountMiddleware:
@@ -21,10 +21,7 @@ class BarredAccountMiddleware:
         if user is not None and user.is_authenticated and permissions.is_barred(user):
             services.record_refusal(context=RequestContext.of(request), why="barred", path=request.get_full_path())
             logout(request)
-            return render(request, "practitioners/refused.html", {
-                "title": "Your access is suspended",
-                "message": "Your Signpost account is suspended or has expired, so you have been signed out. "
-                           "Contact your local authority's Signpost administrator.",
-                "why": "barred",
-            }, status=403)
+            return refused_page(request, why="barred", title="Your access is suspended",
+                                message="Your Signpost account is suspended or has expired, so you have been "
+                                        "signed out. Contact your local authority's Signpost administrator.")
         return self.get_response(request)

@@ -4,6 +4,8 @@ Every check reads the database on every request (status, vetting, training, seco
 factor, grant expiry): nothing is cached across requests (SPEC 8).
 """
 
+from dataclasses import dataclass
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -57,18 +59,22 @@ def _account_active(user) -> bool:
     return get_user_model().objects.filter(pk=user.pk, is_active=True).exists()
 
 
-def may_search(user, *, today=None) -> bool:
-    """Active account, active practitioner, vetting and training current, second factor verified."""
-    if not getattr(user, "is_authenticated", False) or not _account_active(user):
-        return False
+def _vetted_practitioner(user, *, today=None) -> Practitioner | None:
+    """Everything ``may_search`` asks but the second factor: active account, active practitioner,
+    vetting and training current, the practitioner role."""
+    if not _account_active(user):
+        return None
     practitioner = practitioner_of(user)
     if practitioner is None or practitioner.status != Practitioner.Status.ACTIVE:
-        return False
-    if not practitioner.credentials_current(today):
-        return False
-    if not roles.has_role(user, roles.PRACTITIONER):
-        return False
-    return second_factor_verified(user)
+        return None
+    if not practitioner.credentials_current(today) or not roles.has_role(user, roles.PRACTITIONER):
+        return None
+    return practitioner
+
+
+def may_search(user, *, today=None) -> bool:
+    """Active account, active practitioner, vetting and training current, second factor verified."""
+    return _vetted_practitioner(user, today=today) is not None and second_factor_verified(user)
 
 
 def require_searcher(user) -> Practitioner:
@@ -118,23 +124,94 @@ def administered_authorities(user) -> QuerySet[LocalAuthority]:
     return LocalAuthority.objects.filter(admins__user=user)
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who is opening a child's record, as ``record_viewer`` found them."""
+
+    user: object
+    practitioner: Practitioner | None = None  # a vetted, verified practitioner, else None
+    administered: frozenset[int] = frozenset()  # ids of the LAs this user is a verified LA admin of
+
+    @property
+    def organisation_id(self) -> int | None:
+        return self.practitioner.organisation_id if self.practitioner else None
+
+    def owns(self, child) -> bool:
+        """The owning LA admin: an LA admin of the child's current local authority."""
+        return child.local_authority_id in self.administered
+
+
+def _record_viewer(user) -> Viewer | None:
+    if not second_factor_verified(user):
+        return None
+    practitioner = _vetted_practitioner(user)
+    administered = frozenset(administered_authorities(user).values_list("pk", flat=True))
+    if practitioner is None and not administered:
+        return None
+    return Viewer(user=user, practitioner=practitioner, administered=administered)
+
+
+def may_open_records(user) -> bool:
+    """A vetted practitioner or an LA admin, second factor verified: the record pages are theirs
+    (which record each may open is ``require_may_open_record``)."""
+    return _record_viewer(user) is not None
+
+
+def record_viewer(user) -> Viewer:
+    """A vetted practitioner, a verified LA admin, or both; raises NotVetted for anyone else."""
+    viewer = _record_viewer(user)
+    if viewer is None:
+        raise NotVetted("Only active, vetted practitioners and LA admins with a second factor can open records.")
+    return viewer
+
+
+def require_may_open_record(viewer: Viewer, child) -> None:
+    """LA admins open the records of children in their own area (the owning LA admin also sees a
+    shielded child's address); practitioners need a live grant.
+
+    Raises NoGrant for a practitioner without one (offer request access / break-glass), and
+    NotVetted for an LA admin of another area who is not a practitioner.
+    """
+    if viewer.owns(child):
+        return
+    if viewer.practitioner is None:
+        raise NotVetted("Only the LA admins of the child's own local authority can open this record.")
+    if live_grant_for(viewer.practitioner, child) is None:
+        raise NoGrant("You need an access grant to open this record.")
+
+
 def is_auditor(user) -> bool:
     return bool(_account_active(user) and roles.has_role(user, roles.AUDITOR)
                 and second_factor_verified(user) and not is_barred(user))
 
 
-def may_use_api(user, auth) -> bool:
-    """API clients: as ``may_search``, but a DRF token (issued to a verified session, deleted on
-    suspension) stands in for the session's second factor. Session-authenticated calls still need it."""
+def _token_authenticated(auth) -> bool:
     from rest_framework.authtoken.models import Token
 
-    if not isinstance(auth, Token):
+    return isinstance(auth, Token)
+
+
+def may_use_api(user, auth) -> bool:
+    """The API's rule: ``may_search``, except how the second factor is shown.
+
+    A session-authenticated call needs the session's verified second factor, as on the web.
+    A DRF token stands in for it, for an active vetted practitioner only: tokens are issued
+    to verified sessions and deleted on suspension and expiry.
+    """
+    if not _token_authenticated(auth):
         return may_search(user)
-    if not _account_active(user):
+    return _vetted_practitioner(user) is not None
+
+
+def admit_api_call(user, auth) -> bool:
+    """``may_use_api``; an admitted token call marks ``user`` verified for the rest of the request
+    (as django-otp's middleware marks a session user), so that every later check on this request
+    (``may_search`` in the services, ``children_visible_to``) applies the same rule."""
+    if not may_use_api(user, auth):
         return False
-    practitioner = practitioner_of(user)
-    return bool(practitioner and practitioner.status == Practitioner.Status.ACTIVE
-                and practitioner.credentials_current() and roles.has_role(user, roles.PRACTITIONER))
+    if _token_authenticated(auth):
+        user.is_verified = lambda: True
+    return True
 
 
 def administers(user, local_authority) -> bool:

@@ -21,15 +21,6 @@ from practitioners.decorators import practitioner_required, refuse, role_require
 from practitioners.models import AccessGrant, AccessRequest, Practitioner
 
 
-def _apply(form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on its field when the form has it."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
-
-
 def _other_la(request):
     return refuse(request, why="other_la", title="You cannot use this page",
                   message="This belongs to another local authority: only its own LA admins can act on it.")
@@ -84,7 +75,7 @@ def request_access(request, reference):
             services.request_access(practitioner=practitioner, child=child, reason=form.cleaned_data["reason"],
                                     context=context)
         except ValidationError as error:
-            _apply(form, error)
+            forms.add_service_errors(form, error)
         else:
             messages.success(request, f"Your request for record {child.reference} has been sent to "
                                       f"{child.local_authority.name}'s Signpost administrators.")
@@ -108,7 +99,7 @@ def break_glass(request, reference):
             services.break_glass(practitioner=practitioner, child=child, reason=form.cleaned_data["reason"],
                                  context=context)
         except ValidationError as error:
-            _apply(form, error)
+            forms.add_service_errors(form, error)
         else:
             return redirect(child.get_absolute_url())
     if request.method == "GET":
@@ -188,7 +179,7 @@ def _lifecycle_view(request, pk, *, form_class, template, act, success, action):
         except PermissionDenied:
             return _other_la(request)
         except ValidationError as error:
-            _apply(form, error)
+            forms.add_service_errors(form, error)
         else:
             messages.success(request, success)
             return redirect("practitioners:practitioner_detail", pk=practitioner.pk)
@@ -276,7 +267,7 @@ def decide_access_request(request, pk):
                                                context=context)
                 messages.success(request, "Request refused. The practitioner can see your reason.")
         except ValidationError as error:
-            _apply(form, error)
+            forms.add_service_errors(form, error)
         else:
             return redirect("practitioners:access_requests")
     if request.method == "GET":
@@ -312,7 +303,7 @@ def review_break_glass(request, pk):
             services.review_break_glass(grant=grant, outcome=form.cleaned_data["outcome"],
                                         comment=form.cleaned_data["comment"], context=context)
         except ValidationError as error:
-            _apply(form, error)
+            forms.add_service_errors(form, error)
         else:
             messages.success(request, "Review recorded.")
             return redirect("practitioners:break_glass_reviews")

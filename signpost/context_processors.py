@@ -4,13 +4,14 @@ from django.urls import NoReverseMatch, reverse
 from practitioners import roles
 
 # (label, url name, role that sees it; None = any signed-in user). Each app adds its pages here.
+# A practitioner who is also an LA admin (or auditor) sees the entries of each role they hold.
 NAVIGATION = [
     ("Home", "home", None),
     ("Search", "children:search", roles.PRACTITIONER),
-    ("LA admin", "practitioners:console", roles.LA_ADMIN),
-    ("Audit log", "audit:events", roles.AUDITOR),
     ("My access requests", "practitioners:my_requests", roles.PRACTITIONER),
-    ("Sign-in security", "two_factor:profile", None),
+    ("LA admin console", "practitioners:console", roles.LA_ADMIN),
+    ("Audit log", "audit:events", roles.AUDITOR),
+    ("Sign-in security", "two_factor:profile", None),  # every role signs in with a second factor
 ]
 
 
@@ -26,7 +27,7 @@ def signpost(request):
             continue
         try:
             url = reverse(name)
-        except NoReverseMatch:  # that app's pages are not wired yet
+        except NoReverseMatch:  # an app not wired in yet (the audit console arrives with its issue)
             continue
         items.append({"label": label, "url": url, "active": request.path == url})
     context["nav_items"] = items

@@ -27,6 +27,13 @@ def login_verified():
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Argon2 is slow on purpose (~0.4 s a hash) and the suite makes many users: hash with MD5
+    in tests. tests/practitioners/test_login.py checks the project's own setting is Argon2."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """Tests do not run collectstatic: serve static files unhashed, straight from the finders."""
     settings.STORAGES = {

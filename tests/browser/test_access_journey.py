@@ -17,11 +17,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct-horse-battery-staple"
 
 
-@pytest.fixture(autouse=True)
-def _record_route(settings):
-    settings.ROOT_URLCONF = "tests.practitioners.urls"  # children:record resolves on this branch too
-
-
 def sign_in(page, base_url, user):
     device = TOTPDevice.objects.create(user=user, name="default", confirmed=True)
     page.goto(base_url + "/account/login/")
@@ -99,6 +94,9 @@ def test_a_practitioner_breaks_glass_and_is_sent_to_the_record(live_server, page
         page.get_by_role("button", name="Open the record").click()
     assert posted.value.status == 302
     assert posted.value.headers["location"] == child.get_absolute_url()
+    page.get_by_role("heading", level=1, name=f"{child.given_names} {child.family_name}").wait_for()
+    assert "Police report the child missing" in page.get_by_role("region", name="Emergency access").inner_text()
+    assert axe_violations(page) == []
     grant = AccessGrant.objects.get(practitioner=practitioner, child=child)
     assert grant.source == AccessGrant.Source.BREAK_GLASS and grant.reviewed_at is None
 

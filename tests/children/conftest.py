@@ -1,15 +1,16 @@
 """Shared cast for the search and record tests: a vetted practitioner signed in with a second factor."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.context import RequestContext
 from audit.models import AccessEvent
 from practitioners import roles
-from practitioners.models import AccessGrant
+from practitioners.models import AccessGrant, Practitioner
 from practitioners.services import grant_access
 from tests import factories
 
@@ -48,15 +49,30 @@ def la_admin_of():
 
 @pytest.fixture
 def unverified_client(client, searcher):
-    """Signed in with a password only: no verified second factor."""
+    """Signed in with a password only: the practitioner has an authenticator, but this session
+    skipped the code (without one, the page guards send them to set one up)."""
+    TOTPDevice.objects.create(user=searcher.user, name="phone", confirmed=True)
     client.force_login(searcher.user)
     return client
 
 
+NOT_SEARCHERS = ["la_admin", "auditor", "suspended", "lapsed_vetting"]
+
+
 @pytest.fixture
-def auditor_client(client, login_verified):
-    user = factories.UserFactory(roles=[roles.AUDITOR])
-    return login_verified(client, user)
+def not_a_searcher(db):
+    """not_a_searcher(who), ``who`` in NOT_SEARCHERS: a user with a second factor who is not an
+    active, vetted practitioner, so every search and record page and endpoint refuses them."""
+
+    def make(who):
+        return {
+            "la_admin": lambda: factories.LAAdminFactory().user,
+            "auditor": lambda: factories.UserFactory(roles=[roles.AUDITOR]),
+            "suspended": lambda: factories.PractitionerFactory(status=Practitioner.Status.SUSPENDED).user,
+            "lapsed_vetting": lambda: factories.PractitionerFactory(vetting_expires_on=date(2020, 1, 1)).user,
+        }[who]()
+
+    return make
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.models import AccessEvent
+from practitioners.models import Practitioner
 from tests import factories
+from tests.children.conftest import NOT_SEARCHERS
 
 pytestmark = pytest.mark.django_db
 SEARCH = "/api/v1/children/search/"
@@ -32,13 +34,10 @@ def test_without_a_token_the_api_refuses(client):
     assert response.status_code in (401, 403)
 
 
-@pytest.mark.parametrize("who", ["auditor", "suspended", "la_admin"])
-def test_a_token_of_anyone_but_an_active_vetted_practitioner_is_refused(who):
-    user = {"auditor": lambda: factories.UserFactory(roles=["Auditor"]),
-            "suspended": lambda: factories.PractitionerFactory(status="suspended").user,
-            "la_admin": lambda: factories.LAAdminFactory().user}[who]()
+@pytest.mark.parametrize("who", NOT_SEARCHERS)
+def test_a_token_of_anyone_but_an_active_vetted_practitioner_is_refused(not_a_searcher, who):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=not_a_searcher(who)).key}")
     factories.ChildFactory(family_name="Smith", postcode="W6 9LA")
     response = client.post(SEARCH, {"family_name": "Smith", "postcode": "W6"}, format="json")
     assert response.status_code == 403 and "Smith" not in response.content.decode()
@@ -86,7 +85,10 @@ def test_a_shielded_child_has_no_location_in_search_results_and_a_postcode_searc
 def test_reading_a_record_needs_a_grant_and_the_refusal_offers_the_way_to_ask(api, shielded):
     response = api.get(f"/api/v1/children/{shielded.reference}/")
     assert response.status_code == 403
-    assert set(response.json()) == {"detail", "request_access_url", "break_glass_url"}
+    body = response.json()
+    assert set(body) == {"detail", "request_access_url", "break_glass_url"}
+    assert body["request_access_url"] == f"/practitioners/children/{shielded.reference}/request-access/"
+    assert body["break_glass_url"] == f"/practitioners/children/{shielded.reference}/break-glass/"
     assert "Amelia" not in response.content.decode()
     assert AccessEvent.objects.get(action="child.view").outcome == "denied"
     assert api.get("/api/v1/children/C-AAAAA-AAAAA/").status_code == 404
@@ -122,3 +124,29 @@ def test_the_schema_documents_the_search_and_record_endpoints(client):
     schema = client.get("/api/schema/").content.decode()
     assert "/api/v1/children/search/" in schema and "/api/v1/children/{reference}/" in schema
     assert "children_search" in schema and "children_record" in schema
+
+
+@pytest.mark.parametrize("verified, code", [(False, 403), (True, 200)])
+def test_a_session_call_needs_the_verified_second_factor_a_token_stands_in_for(client, login_verified, searcher,
+                                                                                grant, verified, code):
+    child = factories.ChildFactory(given_names="Amelia", family_name="Trelawny")
+    grant(searcher, child)
+    if verified:
+        login_verified(client, searcher.user)
+    else:
+        client.force_login(searcher.user)  # password only
+    record = client.get(f"/api/v1/children/{child.reference}/")
+    search = client.post(SEARCH, {"family_name": "Trelawny", "postcode": child.postcode},
+                         content_type="application/json")
+    assert record.status_code == search.status_code == code
+    assert ("Trelawny" in record.content.decode()) is verified
+
+
+def test_a_token_is_refused_once_its_practitioner_is_suspended_even_if_the_token_survives(api, searcher, grant):
+    """A bulk status change deletes no token: the status is read again on every call."""
+    child = factories.ChildFactory(given_names="Amelia", family_name="Trelawny")
+    grant(searcher, child)
+    assert api.get(f"/api/v1/children/{child.reference}/").status_code == 200
+    Practitioner.objects.filter(pk=searcher.pk).update(status=Practitioner.Status.SUSPENDED)
+    response = api.get(f"/api/v1/children/{child.reference}/")
+    assert response.status_code == 403 and "Trelawny" not in response.content.decode()

@@ -3,10 +3,12 @@
 from datetime import date, timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AccessEvent
 from children.models import Address, ChildName
+from practitioners.models import AccessGrant
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -55,11 +57,20 @@ def test_without_a_second_factor_the_record_is_refused(unverified_client, world,
 
 def test_a_vetted_practitioner_without_a_grant_gets_the_request_access_choice_and_nothing_else(searcher_client,
                                                                                             world):
-    response = searcher_client.get(world["child"].get_absolute_url())
+    child = world["child"]
+    child.upn = "A801200000012"
+    child.la_child_id = "LEEDS-55120"
+    child.save()
+    response = searcher_client.get(child.get_absolute_url())
     assert response.status_code == 403
     page = response.content.decode()
     assert "You need access to open this record" in page
-    for secret in ("Kacper", "Kociński", "2015", "LS7", "Leeds", "Social care", "0113"):
+    assert f'href="{reverse("practitioners:request_access", kwargs={"reference": child.reference})}"' in page
+    assert f'href="{reverse("practitioners:break_glass", kwargs={"reference": child.reference})}"' in page
+    # Nothing of the record: no identifier, address, other name or service; not even what a search shows.
+    for secret in (child.nhs_number, child.upn, child.la_child_id, "14 Harbour Road", "2 Wood Lane", "Nowak",
+                   "Social Care", "Wood Lane Primary", "0113", "020 7946", "Kacper", "Kociński", "2015", "LS7",
+                   "Leeds"):
         assert secret not in page
     event = AccessEvent.objects.get(action="child.view")
     assert event.outcome == "denied" and event.child_ref == world["child"].reference
@@ -121,9 +132,13 @@ def test_the_owning_la_admin_sees_a_shielded_childs_address(client, login_verifi
     assert "14 Harbour Road" in page and "LS7 3QB" in page and "W12" in page
 
 
-def test_an_la_admin_of_another_area_is_refused(client, login_verified, world, la_admin_of):
+def test_an_la_admin_of_another_area_is_refused_and_not_offered_a_practitioners_request(client, login_verified, world,
+                                                                                       la_admin_of):
     response = login_verified(client, la_admin_of(world["old_la"])).get(world["child"].get_absolute_url())
     assert response.status_code == 403 and b"Kacper" not in response.content
+    assert b"request-access" not in response.content and b"break-glass" not in response.content
+    event = AccessEvent.objects.get(action="child.view")
+    assert event.outcome == "denied" and event.details == {"refused": "another area"}
 
 
 def test_every_view_is_audited_in_the_same_transaction_as_the_read(searcher_client, searcher, world, grant):
@@ -140,3 +155,24 @@ def test_when_the_audit_write_fails_no_record_is_shown(searcher_client, searcher
     searcher_client.raise_request_exception = False
     response = searcher_client.get(world["child"].get_absolute_url())
     assert response.status_code == 500 and b"Kacper" not in response.content
+
+
+def test_the_record_shows_the_break_glass_banner_while_the_emergency_access_lasts(searcher_client, searcher, world):
+    child = world["child"]
+    reason = "Police report the child missing overnight from home"
+    response = searcher_client.post(reverse("practitioners:break_glass", kwargs={"reference": child.reference}),
+                                    {"reason": reason, "confirm": "on"}, follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200 and "Kacper Kociński" in page
+    assert "Emergency access" in page and "through break-glass until" in page and reason in page
+    # Once the window has passed the record is refused again, banner and all.
+    AccessGrant.objects.filter(practitioner=searcher, child=child).update(
+        expires_at=timezone.now() - timedelta(minutes=1))
+    later = searcher_client.get(child.get_absolute_url())
+    assert later.status_code == 403 and "Kacper" not in later.content.decode()
+
+
+def test_access_from_an_approved_request_shows_no_break_glass_banner(searcher_client, searcher, world, grant):
+    grant(searcher, world["child"])
+    page = searcher_client.get(world["child"].get_absolute_url()).content.decode()
+    assert "Kacper Kociński" in page and "Emergency access" not in page

@@ -11,7 +11,9 @@ from audit.models import AccessEvent
 from audit.services import fingerprint
 from children import services
 from children.matching import Query
+from practitioners.permissions import NotVetted
 from tests import factories
+from tests.children.conftest import NOT_SEARCHERS
 
 pytestmark = pytest.mark.django_db
 URL = reverse("children:search")
@@ -44,24 +46,26 @@ def test_without_a_verified_second_factor_the_search_is_refused_and_the_attempt_
     assert unverified_client.get(URL).status_code == 403
     response = unverified_client.post(URL, form(family_name="Kocinski", **dob(kacper.date_of_birth)))
     assert response.status_code == 403 and b"Kacper" not in response.content
-    event = AccessEvent.objects.get(action="child.search")
-    assert event.outcome == "denied"
+    assert not AccessEvent.objects.filter(action="child.search").exists()  # the page guard refused first
+    refusals = AccessEvent.objects.filter(action="access.refused", outcome="denied", details__why="unverified")
+    assert refusals.count() == 2
 
 
-@pytest.mark.parametrize("who", ["la_admin", "auditor", "suspended", "lapsed_vetting"])
-def test_anyone_but_an_active_vetted_practitioner_is_refused(client, login_verified, who, kacper):
-    if who == "la_admin":
-        user = factories.LAAdminFactory().user
-    elif who == "auditor":
-        user = factories.UserFactory(roles=["Auditor"])
-    elif who == "suspended":
-        user = factories.PractitionerFactory(status="suspended").user
-    else:
-        user = factories.PractitionerFactory(vetting_expires_on=date(2020, 1, 1)).user
-    login_verified(client, user)
+@pytest.mark.parametrize("who", NOT_SEARCHERS)
+def test_anyone_but_an_active_vetted_practitioner_is_refused(client, login_verified, not_a_searcher, who, kacper):
+    login_verified(client, not_a_searcher(who))
     response = client.post(URL, form(family_name="Kocinski", **dob(kacper.date_of_birth)))
     assert response.status_code == 403
     assert b"Kacper" not in response.content
+
+
+def test_the_search_service_itself_refuses_and_records_a_caller_without_a_second_factor(searcher, kacper):
+    """The API and any other caller rely on the service's own check, not only on the page guard."""
+    with pytest.raises(NotVetted):
+        services.search_children(query=Query.of(family_name="Kocinski", date_of_birth=kacper.date_of_birth),
+                                 context=RequestContext(user=searcher.user))
+    event = AccessEvent.objects.get(action="child.search")
+    assert event.outcome == "denied" and event.details == {"refused": "not a vetted practitioner"}
 
 
 def test_the_form_is_a_govuk_form_with_labels_for_every_field(searcher_client):

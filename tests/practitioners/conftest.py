@@ -13,21 +13,6 @@ from tests import factories
 from tests.conftest import verified_login
 
 
-@pytest.fixture(autouse=True)
-def _record_route(settings):
-    settings.ROOT_URLCONF = "tests.practitioners.urls"
-
-
-# Argon2 is slow on purpose (~0.4 s a hash); these tests make many users. test_login.py
-# checks that the real setting hashes with Argon2.
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
-
-
 @dataclass
 class Cast:
     la: object

@@ -86,6 +86,8 @@ def test_the_las_admin_sees_the_queue_and_approves_with_an_expiry(as_user, cast)
     assert permissions.may_open_child(cast.practitioner, cast.child)
     mine = practitioner_client.get(reverse("practitioners:my_requests")).content.decode()
     assert "Approved" in mine and cast.child.get_absolute_url() in mine
+    record = practitioner_client.get(cast.child.get_absolute_url())
+    assert record.status_code == 200 and f"Child record {cast.child.reference}" in record.content.decode()
 
 
 def test_an_approved_grant_is_refused_again_once_it_expires(cast):
@@ -171,5 +173,7 @@ def test_a_practitioner_who_already_has_access_is_sent_to_the_record(as_user, ca
     access_request = ask(cast)
     services.approve_access_request(access_request=access_request, expires_at=timezone.now() + timedelta(days=2),
                                     context=RequestContext(user=cast.admin.user))
-    response = as_user(cast.practitioner.user).get(request_url(cast.child))
+    client = as_user(cast.practitioner.user)
+    response = client.get(request_url(cast.child))
     assert response.status_code == 302 and response["Location"] == cast.child.get_absolute_url()
+    assert client.get(response["Location"]).status_code == 200

@@ -37,6 +37,8 @@ def test_break_glass_opens_the_record_for_the_window_and_is_flagged(as_user, cas
     response = client.post(glass_url(cast.child), {"reason": REASON, "confirm": "on"})
     assert response.status_code == 302
     assert response["Location"] == cast.child.get_absolute_url()
+    record = client.get(response["Location"])
+    assert record.status_code == 200 and f"Child record {cast.child.reference}" in record.content.decode()
     grant = AccessGrant.objects.get()
     assert grant.source == AccessGrant.Source.BREAK_GLASS and grant.reason == REASON
     assert grant.granted_by == cast.practitioner.user
@@ -100,8 +102,10 @@ def test_another_las_admin_cannot_see_or_review_the_use(as_user, cast):
 
 def test_a_practitioner_who_can_already_open_the_record_is_sent_straight_to_it(as_user, cast):
     _glass(cast)
-    response = as_user(cast.practitioner.user).get(glass_url(cast.child))
+    client = as_user(cast.practitioner.user)
+    response = client.get(glass_url(cast.child))
     assert response.status_code == 302 and response["Location"] == cast.child.get_absolute_url()
+    assert client.get(response["Location"]).status_code == 200
 
 
 def _glass(cast) -> AccessGrant:

@@ -16,6 +16,7 @@ from tests.practitioners.conftest import enrol
 pytestmark = pytest.mark.django_db
 
 PRACTITIONER_PAGES = ["request_access", "break_glass", "my_requests"]
+CHILD_PAGES = ["search", "record", "add_involvement", "move"]  # the search issue's pages, same guards
 ADMIN_LIST_PAGES = ["console", "practitioner_list", "access_requests", "break_glass_reviews"]
 ADMIN_OBJECT_PAGES = ["practitioner_detail", "approve", "suspend", "reinstate", "vetting",
                       "decide_access_request", "review_break_glass"]
@@ -34,6 +35,10 @@ def urls(cast):
         "request_access": reverse("practitioners:request_access", kwargs=ref),
         "break_glass": reverse("practitioners:break_glass", kwargs=ref),
         "my_requests": reverse("practitioners:my_requests"),
+        "search": reverse("children:search"),
+        "record": reverse("children:record", kwargs=ref),
+        "add_involvement": reverse("children:add_involvement", kwargs=ref),
+        "move": reverse("children:move", kwargs=ref),
         "console": reverse("practitioners:console"),
         "practitioner_list": reverse("practitioners:practitioner_list"),
         "access_requests": reverse("practitioners:access_requests"),
@@ -48,7 +53,8 @@ def urls(cast):
     }
 
 
-ALL_PAGES = PRACTITIONER_PAGES + ADMIN_LIST_PAGES + ADMIN_OBJECT_PAGES
+ADMIN_PAGES = ADMIN_LIST_PAGES + ADMIN_OBJECT_PAGES
+ALL_PAGES = PRACTITIONER_PAGES + CHILD_PAGES + ADMIN_PAGES
 
 
 @pytest.mark.parametrize("page", ALL_PAGES)
@@ -60,7 +66,7 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(client, urls, page):
 
 @pytest.mark.parametrize("page", ALL_PAGES)
 def test_a_password_only_session_without_an_authenticator_is_sent_to_set_one_up(client, cast, urls, page):
-    user = cast.practitioner.user if page in PRACTITIONER_PAGES else cast.admin.user
+    user = cast.admin.user if page in ADMIN_PAGES else cast.practitioner.user
     client.force_login(user)
     response = client.get(urls[page])
     assert response.status_code == 302
@@ -69,7 +75,7 @@ def test_a_password_only_session_without_an_authenticator_is_sent_to_set_one_up(
 
 @pytest.mark.parametrize("page", ALL_PAGES)
 def test_a_session_that_skipped_the_code_is_refused_even_with_an_authenticator(client, cast, urls, page):
-    user = cast.practitioner.user if page in PRACTITIONER_PAGES else cast.admin.user
+    user = cast.admin.user if page in ADMIN_PAGES else cast.practitioner.user
     enrol(user)
     client.force_login(user)
     response = client.get(urls[page])
@@ -84,6 +90,15 @@ def test_practitioner_pages_refuse_other_roles_and_unapproved_accounts(as_user, 
     user = {"admin": cast.admin.user, "auditor": cast.auditor, "pending": cast.pending.user}[who]
     response = as_user(user).get(urls[page])
     assert response.status_code == 403
+    assert AccessEvent.objects.filter(action="access.refused", actor_id=user.pk).exists()
+
+
+@pytest.mark.parametrize("page", CHILD_PAGES)
+@pytest.mark.parametrize("who", ["auditor", "pending"])
+def test_child_pages_refuse_auditors_and_unapproved_accounts(as_user, cast, urls, page, who):
+    user = {"auditor": cast.auditor, "pending": cast.pending.user}[who]
+    response = as_user(user).get(urls[page])
+    assert response.status_code == 403 and cast.child.family_name.encode() not in response.content
     assert AccessEvent.objects.filter(action="access.refused", actor_id=user.pk).exists()
 
 
