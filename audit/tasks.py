@@ -1,0 +1,33 @@
+"""Scheduled audit jobs: thin wrappers over the same functions the commands use."""
+
+import logging
+
+from celery import shared_task
+
+from audit import integrity, partitions
+
+logger = logging.getLogger("signpost.audit")
+
+
+@shared_task(acks_late=True)
+def anchor_chain_heads() -> int:
+    """Anchor the chain heads outside the database; a broken chain is logged at ERROR and not anchored."""
+    try:
+        line = integrity.anchor()
+    except integrity.ChainBroken as broken:
+        logger.error("audit chain broken, not anchored: %s", broken)
+        raise
+    return sum(seq for _, seq, _ in line["heads"])
+
+
+@shared_task(acks_late=True)
+def verify_chain() -> bool:
+    report = integrity.verify()
+    if not report.ok:
+        logger.error("audit chain broken at %s", report.first_break)
+    return report.ok
+
+
+@shared_task(acks_late=True)
+def ensure_partitions() -> int:
+    return len(partitions.ensure_upcoming())
