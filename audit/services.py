@@ -185,14 +185,15 @@ def record_event(
 
 
 @transaction.atomic
-def review_anomaly(*, anomaly_key: str, kind: str, comment: str, context: RequestContext) -> AnomalyReview:
+def review_anomaly(*, anomaly_key: str, kind: str, comment: str, context: RequestContext,
+                   event_id: int | None = None) -> AnomalyReview:
     """Record an auditor's review of one anomaly. Audits ``audit.anomaly.review``.
 
     Raises IntegrityError if the anomaly was already reviewed (one review each).
     """
     user = context.user
     review = AnomalyReview.objects.create(
-        anomaly_key=anomaly_key, kind=kind, comment=comment,
+        anomaly_key=anomaly_key, kind=kind, comment=comment, event_id=event_id,
         reviewed_by_id=user.pk, reviewed_by_username=user.get_username(),
     )
     record_event(action="audit.anomaly.review", context=context, reason=comment,

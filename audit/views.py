@@ -271,7 +271,7 @@ def review_anomaly(request, key):
     if request.method == "POST" and existing is None and form.is_valid():
         try:
             services.review_anomaly(anomaly_key=key, kind=kind, comment=form.cleaned_data["comment"],
-                                    context=context_)
+                                    context=context_, event_id=event.pk if event else None)
         except IntegrityError:  # reviewed by someone else a moment ago
             messages.info(request, "Someone else has just reviewed this anomaly.")
         else:

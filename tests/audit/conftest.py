@@ -29,8 +29,9 @@ def record():
 
 
 @pytest.fixture
-def audit_inserts_fail():
-    """A real database failure on insert into the audit table (a trigger), removed afterwards."""
+def audit_inserts_fail(db):
+    """A real database failure on insert into the audit table: a trigger, created inside
+    the test's transaction so that the test's rollback takes it away again."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("""CREATE FUNCTION test_refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -40,13 +41,6 @@ def audit_inserts_fail():
         else:
             cursor.execute("CREATE TRIGGER test_refuse_insert BEFORE INSERT ON audit_accessevent "
                            "BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END")
-    yield
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("DROP TRIGGER test_refuse_insert ON audit_accessevent")
-            cursor.execute("DROP FUNCTION test_refuse_insert()")
-        else:
-            cursor.execute("DROP TRIGGER test_refuse_insert")
 
 
 @pytest.fixture(autouse=True)
