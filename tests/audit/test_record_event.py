@@ -105,3 +105,20 @@ def test_when_the_event_cannot_be_written_the_callers_change_is_undone(audit_ins
         services.record_event(action="child.update", context=RequestContext.system(), child=child)
     child.refresh_from_db()
     assert child.given_names == "Before"
+
+
+def test_a_batch_of_events_is_linked_in_order_on_one_chain():
+    first = services.record_event(action="job.start", context=RequestContext.system())
+    child = factories.ChildFactory()
+    batch = services.record_events(context=RequestContext.system("revoke_expired_grants"), events=[
+        {"action": "grant.expired", "child": child, "details": {"grant_id": n}} for n in range(3)
+    ] + [{"action": "child.search", "disclosed_refs": [child.reference]}])
+    assert [e.seq for e in batch] == [2, 3, 4, 5] and {e.chain for e in batch} == {1}
+    assert batch[0].prev_hash == first.hash and batch[1].prev_hash == batch[0].hash
+    for event in batch:
+        stored = AccessEvent.objects.get(pk=event.pk)
+        assert stored.hash == event.hash == services.compute_hash(stored)
+    assert ChainHead.objects.get(pk=1).last_hash == batch[-1].hash
+    assert EventDisclosure.objects.get().event_id == batch[-1].pk
+    from audit import integrity
+    assert integrity.verify(anchor_file="/nonexistent").ok
