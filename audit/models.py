@@ -144,3 +144,33 @@ class AnomalyReview(models.Model):
 
     def __str__(self):
         return f"Review of {self.anomaly_key}"
+
+
+class DailySearchCount(models.Model):
+    """Searches per practitioner per day, tallied nightly for the anomaly view.
+
+    Counting a month of searches from the log on every page view would aggregate
+    millions of events; completed days are counted once (``audit.services.tally_searches``).
+    """
+
+    day = models.DateField()
+    actor_id = models.BigIntegerField()
+    actor_username = models.CharField(max_length=150)
+    searches = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "actor_id"], name="daily_search_count_unique")]
+        indexes = [models.Index(fields=["day", "searches"], name="daily_search_count_busy")]
+
+    def __str__(self):
+        return f"Searches of actor {self.actor_id} on {self.day}"
+
+
+class DailySearchTally(models.Model):
+    """A day whose searches have been counted into DailySearchCount."""
+
+    day = models.DateField(primary_key=True)
+    tallied_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"Searches tallied for {self.day}"

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit import actions
-from audit.models import AccessEvent, AnomalyReview, EventDisclosure
+from audit.models import AccessEvent, AnomalyReview, DailySearchCount, DailySearchTally, EventDisclosure
 
 
 @dataclass(frozen=True)
@@ -195,20 +195,35 @@ def search_volume_key(actor_id, day: date) -> str:
     return f"search-volume:{actor_id}:{day.isoformat()}"
 
 
-def heavy_searchers(*, since: date, until: date, threshold: int, include_reviewed: bool,
-                    limit: int = 200) -> list[SearchVolume]:
-    """Practitioner-days with more than ``threshold`` searches, busiest first."""
-    rows = (
+def search_counts(*, since: date, until: date):
+    """Searches per (actor, day) counted from the log itself, days in the local time zone."""
+    return (
         AccessEvent.objects.filter(action__in=actions.SEARCH_ACTIONS, actor_id__isnull=False,
                                    occurred_at__gte=_day_start(since),
                                    occurred_at__lt=_day_start(until + timedelta(days=1)))
         .annotate(day=TruncDate("occurred_at"))
-        .values("actor_id", "actor_username", "day")
-        .annotate(searches=Count("id"))
-        .filter(searches__gt=threshold)
-        .order_by("-searches", "-day")[:limit]
+        .values("actor_id", "day")
+        .annotate(searches=Count("id"), actor_username=Max("actor_username"))
     )
-    found = [SearchVolume(**row) for row in rows]
+
+
+def heavy_searchers(*, since: date, until: date, threshold: int, include_reviewed: bool,
+                    limit: int = 200) -> list[SearchVolume]:
+    """Practitioner-days with more than ``threshold`` searches, busiest first.
+
+    Days already tallied are read from DailySearchCount; only the rest (normally just
+    today) are counted from the log.
+    """
+    tallied = set(DailySearchTally.objects.filter(day__gte=since, day__lte=until).values_list("day", flat=True))
+    found = [SearchVolume(**row) for row in DailySearchCount.objects.filter(day__in=tallied, searches__gt=threshold)
+             .order_by("-searches", "-day", "actor_id")
+             .values("actor_id", "actor_username", "day", "searches")[:limit]]
+    untallied = [d for d in (since + timedelta(days=n) for n in range((until - since).days + 1)) if d not in tallied]
+    if untallied:
+        live = search_counts(since=min(untallied), until=max(untallied)).filter(searches__gt=threshold).order_by(
+            "-searches", "-day", "actor_id")
+        found += [SearchVolume(**row) for row in live if row["day"] in untallied]
+    found = sorted(found, key=lambda v: (-v.searches, -v.day.toordinal(), v.actor_id))[:limit]
     reviews = {r.anomaly_key: r for r in AnomalyReview.objects.filter(anomaly_key__in=[f.key for f in found])}
     for item in found:
         item.review = reviews.get(item.key)

@@ -24,7 +24,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transac
 from django.utils import timezone
 
 from audit.context import RequestContext
-from audit.models import AccessEvent, AnomalyReview, ChainHead, EventDisclosure
+from audit.models import AccessEvent, AnomalyReview, ChainHead, DailySearchCount, DailySearchTally, EventDisclosure
 
 GENESIS_HASH = "0" * 64
 
@@ -304,3 +304,30 @@ def review_anomaly(*, anomaly_key: str, kind: str, comment: str, context: Reques
     record_event(action="audit.anomaly.review", context=context, reason=comment,
                  details={"anomaly": anomaly_key, "kind": kind, "review_id": review.pk})
     return review
+
+
+@transaction.atomic
+def tally_searches(*, day) -> int:
+    """Count one completed day's searches per practitioner into DailySearchCount. Idempotent.
+
+    Returns how many practitioners searched that day.
+    """
+    from audit.selectors import search_counts
+
+    DailySearchCount.objects.filter(day=day).delete()
+    counts = [DailySearchCount(day=day, actor_id=row["actor_id"], actor_username=row["actor_username"] or "",
+                               searches=row["searches"]) for row in search_counts(since=day, until=day)]
+    DailySearchCount.objects.bulk_create(counts)
+    DailySearchTally.objects.update_or_create(day=day, defaults={"tallied_at": timezone.now()})
+    return len(counts)
+
+
+def tally_recent_searches(*, today, days: int = 35) -> int:
+    """Tally every completed day of the last ``days`` not tallied yet (catches up after a missed night)."""
+    from datetime import timedelta
+
+    done = set(DailySearchTally.objects.filter(day__gte=today - timedelta(days=days)).values_list("day", flat=True))
+    missing = [today - timedelta(days=n) for n in range(1, days + 1) if today - timedelta(days=n) not in done]
+    for day in missing:
+        tally_searches(day=day)
+    return len(missing)

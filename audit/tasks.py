@@ -3,8 +3,9 @@
 import logging
 
 from celery import shared_task
+from django.utils import timezone
 
-from audit import integrity, partitions
+from audit import integrity, partitions, services
 
 logger = logging.getLogger("signpost.audit")
 
@@ -31,3 +32,9 @@ def verify_chain() -> bool:
 @shared_task(acks_late=True)
 def ensure_partitions() -> int:
     return len(partitions.ensure_upcoming())
+
+
+@shared_task(acks_late=True)
+def tally_search_volume() -> int:
+    """Count yesterday's (and any missed day's) searches per practitioner for the anomaly view."""
+    return services.tally_recent_searches(today=timezone.localdate())

@@ -261,3 +261,4 @@ AUDIT_PAGE_SIZE = 50
 CELERY_BEAT_SCHEDULE["audit-anchor-chain-heads"] = {"task": "audit.tasks.anchor_chain_heads", "schedule": 600.0}
 CELERY_BEAT_SCHEDULE["audit-ensure-partitions"] = {"task": "audit.tasks.ensure_partitions", "schedule": 86400.0}
 MIDDLEWARE.append("audit.middleware.AdminAccessAuditMiddleware")
+CELERY_BEAT_SCHEDULE["audit-tally-search-volume"] = {"task": "audit.tasks.tally_search_volume", "schedule": 3600.0}

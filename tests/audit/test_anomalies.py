@@ -135,3 +135,47 @@ def test_an_ordinary_event_is_not_an_anomaly_to_review(auditor_client, world):
     url = reverse("audit:review_anomaly", kwargs={"key": f"event:{world['plain'].pk}"})
     assert auditor_client.post(url, {"comment": "x"}).status_code == 404
     assert not AnomalyReview.objects.exists()
+
+
+def backdate(events, days):
+    """Events as if written ``days`` ago: the tests' stand-in for the passing of time, which
+    needs the append-only triggers off for a moment."""
+    from django.db import connection
+
+    from audit import guards
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        else:
+            cursor.execute("DROP TRIGGER audit_accessevent_refuse_update")
+        for event in events:
+            cursor.execute("UPDATE audit_accessevent SET occurred_at = %s WHERE id = %s",
+                           [event.occurred_at - timedelta(days=days), event.pk])
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = origin")
+        else:
+            guards.install(connection)
+
+
+def test_completed_days_are_counted_once_and_read_from_the_tally(auditor_client, record, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit import services
+    from audit.models import DailySearchCount
+
+    settings.AUDIT_SEARCHES_PER_DAY_THRESHOLD = 2
+    busy = factories.PractitionerFactory(user__username="busy").user
+    backdate([record("child.search", user=busy) for _ in range(3)], days=2)
+    live = selectors.heavy_searchers(since=timezone.localdate() - timedelta(days=7), until=timezone.localdate(),
+                                     threshold=2, include_reviewed=True)
+    assert services.tally_recent_searches(today=timezone.localdate()) == 35
+    assert services.tally_recent_searches(today=timezone.localdate()) == 0  # nothing left to do
+    assert DailySearchCount.objects.get().searches == 3
+    with CaptureQueriesContext(connection) as queries:
+        tallied = auditor_client.get(reverse("audit:anomalies"), {
+            "kind": "search_volume", "date_to": timezone.localdate() - timedelta(days=1)}).context["volumes"]
+    assert [(v.actor_id, v.day, v.searches) for v in tallied] == [(v.actor_id, v.day, v.searches) for v in live]
+    assert tallied[0].day == timezone.localdate() - timedelta(days=2)
+    assert not any("COUNT(" in q["sql"].upper() and "audit_accessevent" in q["sql"] for q in queries.captured_queries)
