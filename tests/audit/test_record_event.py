@@ -4,9 +4,9 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
-from audit import services
+from audit import integrity, services
 from audit.context import RequestContext
 from audit.models import AccessEvent, ChainHead, EventDisclosure
 from tests import factories
@@ -120,5 +120,4 @@ def test_a_batch_of_events_is_linked_in_order_on_one_chain():
         assert stored.hash == event.hash == services.compute_hash(stored)
     assert ChainHead.objects.get(pk=1).last_hash == batch[-1].hash
     assert EventDisclosure.objects.get().event_id == batch[-1].pk
-    from audit import integrity
     assert integrity.verify(anchor_file="/nonexistent").ok
