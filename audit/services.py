@@ -19,6 +19,7 @@ import random
 from datetime import UTC
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
@@ -98,15 +99,24 @@ def _without_nul(value):
     return value
 
 
-def ensure_chain_heads(using: str = "default", **kwargs) -> None:
+def ensure_chain_heads(using: str = "default", apps=None, **kwargs) -> None:
     """Create any missing chain head (``post_migrate``, so also after a test flush).
 
     Done ahead of the first write: heads created inside a writer's transaction stay
     locked by it until it commits, and every other writer would queue behind it.
+    As a ``post_migrate`` receiver it uses the migrated state's model, and does nothing
+    while the audit app is migrated only part of the way.
     """
+    model = ChainHead
+    if apps is not None:
+        try:
+            model = apps.get_model("audit", "ChainHead")
+            model._meta.get_field("last_seq")
+        except (LookupError, FieldDoesNotExist):
+            return
     count = settings.AUDIT_CHAINS
-    ChainHead.objects.using(using).bulk_create(
-        [ChainHead(id=n, last_seq=0, last_hash=GENESIS_HASH) for n in range(1, count + 1)], ignore_conflicts=True)
+    model.objects.using(using).bulk_create(
+        [model(id=n, last_seq=0, last_hash=GENESIS_HASH) for n in range(1, count + 1)], ignore_conflicts=True)
 
 
 class _Sql:

@@ -62,7 +62,6 @@ def events(request):
     return render(request, "audit/events.html", {
         "form": form, "page": page, "rows": _rows(page), "section": "events",
         "query": _query_without(request, "before", "after"),
-        "export_query": _query_without(request, "before", "after"),
     })
 
 
