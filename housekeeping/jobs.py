@@ -77,14 +77,14 @@ def _expire_grants(*, dry_run: bool, on_progress: Progress) -> JobResult:
 
 def _verify_audit_chain(*, dry_run: bool, on_progress: Progress) -> JobResult:
     """Read-only either way; a dry run only leaves out the alert."""
-    broken_at = verification.verify_chain(on_progress=on_progress)
-    if broken_at is None:
+    first_break = verification.verify_chain()
+    if first_break is None:
         return JobResult(counts={"broken": 0})
     if not dry_run:
-        verification.alert_broken_chain(broken_at)
+        verification.alert_broken_chain(first_break)
     return JobResult(
-        counts={"broken": 1, "first_broken_event_id": broken_at}, outcome=JobRun.Outcome.FAILED,
-        summary=f"Audit chain broken at event {broken_at}",
+        counts={"broken": 1, "first_broken_event_id": first_break.event_id or 0}, outcome=JobRun.Outcome.FAILED,
+        summary=f"Audit chain broken: {first_break}",
     )
 
 

@@ -288,3 +288,17 @@ AXES_LOCKOUT_TEMPLATE = "practitioners/locked_out.html"
 
 # Matching engine (issue 4): rows read per indexed block probe; bounds a search's cost on common names.
 SEARCH_BLOCK_LIMIT = env.int("SEARCH_BLOCK_LIMIT", default=1000)
+
+# Audit log (SPEC 4 and 7). Several hash chains let concurrent writers proceed in
+# parallel; SQLite serialises every write anyway, so one chain there.
+AUDIT_CHAINS = env.int("AUDIT_CHAINS", default=1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 8)
+# The chain heads are anchored outside the database, signed with this key (HMAC).
+AUDIT_ANCHOR_KEY = env.str("AUDIT_ANCHOR_KEY", default="") or f"audit-anchor:{SECRET_KEY}"
+AUDIT_ANCHOR_FILE = env.path("AUDIT_ANCHOR_FILE", default=DATA_DIR / "audit-anchors.jsonl")
+# Anomaly view: a practitioner with more searches than this in one day is flagged.
+AUDIT_SEARCHES_PER_DAY_THRESHOLD = env.int("AUDIT_SEARCHES_PER_DAY_THRESHOLD", default=50)
+AUDIT_PAGE_SIZE = 50
+CELERY_BEAT_SCHEDULE["audit-anchor-chain-heads"] = {"task": "audit.tasks.anchor_chain_heads", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["audit-ensure-partitions"] = {"task": "audit.tasks.ensure_partitions", "schedule": 86400.0}
+MIDDLEWARE.append("audit.middleware.AdminAccessAuditMiddleware")
+CELERY_BEAT_SCHEDULE["audit-tally-search-volume"] = {"task": "audit.tasks.tally_search_volume", "schedule": 3600.0}

@@ -17,4 +17,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
     path("practitioners/", include("practitioners.urls")),
+
+    path("audit/", include("audit.urls")),
 ]

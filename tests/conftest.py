@@ -40,3 +40,23 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_tables_flushable_by_the_test_suite():
+    """Transactional tests and live_server empty the database between tests; the audit
+    tables refuse that to everyone else. Open the narrow way ``audit.guards`` describes
+    for the suite's own flush, and nothing more."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from audit.guards import allow_test_flush
+
+    flush = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        with allow_test_flush(self.connection):
+            flush(self, sql_list)
+
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    BaseDatabaseOperations.execute_sql_flush = flush
