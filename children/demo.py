@@ -15,10 +15,18 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from faker import Faker
 
+from audit.context import RequestContext
 from children import identifiers
 from children.models import Address, Child, ChildName, Involvement
 from practitioners import roles
-from practitioners.models import LocalAuthority, LocalAuthorityAdmin, Organisation, Practitioner, Service
+from practitioners.models import (
+    LocalAuthority,
+    LocalAuthorityAdmin,
+    Organisation,
+    Practitioner,
+    Service,
+)
+from practitioners.services import sync_involvement_grants
 
 AUTHORITIES = [
     # name, GSS code, postcode districts, safeguarding contact, out-of-hours
@@ -138,6 +146,10 @@ def build_demo_world(*, seed: int = 2026, children_per_authority: int = 67) -> D
 
     world.moved_child = _demo_move(rng, authorities, services, today)
     world.shielded_child = _demo_shielded(authorities, services, today)
+    # Grants follow open involvements, as they do for involvements added through the app.
+    context = RequestContext.system("seed_demo")
+    for involvement in Involvement.objects.open().select_related("organisation", "child"):
+        sync_involvement_grants(involvement=involvement, context=context)
     return world
 
 

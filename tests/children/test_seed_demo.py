@@ -66,3 +66,16 @@ def test_demo_users_can_get_a_second_factor_code(capsys):
     call_command("demo_code", "leeds.social")
     code = capsys.readouterr().out.strip()
     assert len(code) == 6 and code.isdigit()
+
+
+def test_demo_practitioners_hold_grants_for_their_organisations_open_involvements():
+    from practitioners.models import AccessGrant
+
+    call_command("seed_demo", children_per_authority=3)
+    grants = AccessGrant.objects.live().count()
+    assert grants > 0
+    for grant in AccessGrant.objects.live().select_related("involvement", "practitioner"):
+        assert grant.involvement.ended_on is None
+        assert grant.involvement.organisation_id == grant.practitioner.organisation_id
+    call_command("seed_demo", children_per_authority=3)
+    assert AccessGrant.objects.live().count() == grants
