@@ -39,9 +39,9 @@ def sign_in(page, base, device):
     page.goto(base + "/account/login/")
     page.fill("input[name='auth-username']", "audrey")
     page.fill("input[name='auth-password']", PASSWORD)
-    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Sign in").click()
     page.fill("input[name='token-otp_token']", f"{totp(device.bin_key):06d}")
-    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Continue").click()
 
 
 def test_an_auditor_works_through_the_log_without_seeing_who_the_child_is(live_server, page, log):
