@@ -108,14 +108,38 @@ def check_record_access(*, reference: str, context: RequestContext, action: str)
     return _opened(reference, context, action)
 
 
-def own_open_involvement(*, reference: str, involvement_id: int, context: RequestContext) -> Involvement:
-    """One open involvement of the practitioner's own organisation on this record; Http404 otherwise."""
-    viewer, child = _opened(reference, context, "involvement.end")
+def open_involvement_form(*, reference: str, context: RequestContext) -> Child:
+    """For the "record your organisation's involvement" form: refuses (audited) as ``add_involvement``
+    would, else audits ``involvement.add.start`` before the page lists the organisation's colleagues."""
+    _, child = _opened(reference, context, "involvement.add")
+    with transaction.atomic():
+        audit.record_event(action="involvement.add.start", context=context, child=child)
+    return child
+
+
+def _own_open_involvement(viewer: Viewer, child: Child, involvement_id: int) -> Involvement:
     row = (Involvement.objects.select_related("organisation", "service")
            .filter(pk=involvement_id, child=child, ended_on__isnull=True).first())
     if row is None or viewer.practitioner is None or row.organisation_id != viewer.practitioner.organisation_id:
         raise Http404("No such involvement of your organisation.")
     return row
+
+
+def own_open_involvement(*, reference: str, involvement_id: int, context: RequestContext) -> Involvement:
+    """One open involvement of the practitioner's own organisation on this record; Http404 otherwise."""
+    viewer, child = _opened(reference, context, "involvement.end")
+    return _own_open_involvement(viewer, child, involvement_id)
+
+
+def open_involvement_to_end(*, reference: str, involvement_id: int, context: RequestContext) -> Involvement:
+    """``own_open_involvement`` for the end-involvement form, which shows the involvement's service and
+    organisation: the read is audited as ``involvement.end.start`` in its transaction."""
+    viewer, child = _opened(reference, context, "involvement.end")
+    with transaction.atomic():
+        row = _own_open_involvement(viewer, child, involvement_id)
+        audit.record_event(action="involvement.end.start", context=context, child=child,
+                           details={"involvement_id": row.pk, "organisation_id": row.organisation_id})
+        return row
 
 
 def _touch(child: Child):

@@ -88,7 +88,8 @@ def add_involvement(request, reference):
             else:
                 return redirect("children:record", reference=reference)
     else:
-        services.check_record_access(reference=reference, context=context, action="involvement.add")
+        # Audited: the form lists the organisation's colleagues by name.
+        services.open_involvement_form(reference=reference, context=context)
         form = forms.InvolvementForm(initial={"contact_phone": organisation.contact_phone,
                                               "contact_email": organisation.contact_email}, **form_kwargs)
     return render(request, "children/add_involvement.html",
@@ -102,7 +103,12 @@ def add_involvement(request, reference):
 def end_involvement(request, reference, involvement_id):
     """End your organisation's involvement: its grants end with it."""
     context = RequestContext.of(request)
-    involvement = services.own_open_involvement(reference=reference, involvement_id=involvement_id, context=context)
+    if request.method == "GET":  # the page shows the involvement: an audited read
+        involvement = services.open_involvement_to_end(reference=reference, involvement_id=involvement_id,
+                                                       context=context)
+    else:
+        involvement = services.own_open_involvement(reference=reference, involvement_id=involvement_id,
+                                                    context=context)
     form = forms.EndInvolvementForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -3,30 +3,95 @@
 A URL that is in neither table fails ``test_every_url_is_audited_or_allow_listed``: add
 it to AUDITED with the action its view writes (and how to call it), or -- only for a
 page that shows no data about anyone -- to NOT_AUDITED with the reason. A ``ns:*`` key
-covers a whole namespace whose views are audited in one place.
+covers a whole namespace whose views are audited in one place. A form whose GET and POST
+both write an event has one case for each; a form whose GET shows no data (so writes
+nothing) is tested by its POST, and the comment above it says so.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from audit.context import RequestContext
 from audit.models import AccessEvent
 from audit.services import record_event
 from practitioners import roles
+from practitioners.models import AccessGrant, AccessRequest, Practitioner
+from practitioners.services import grant_access, sync_involvement_grants
 from tests import factories
 
 
 @dataclass(frozen=True)
 class Audited:
-    action: str  # the one event a request to the view must write
-    user: str  # who makes the request: a key of the ``world`` fixture
+    action: str | tuple[str, ...]  # the one event a request must write; a tuple: the events, in order
+    user: str | None  # who makes the request: a key of the ``world`` fixture; None: nobody signed in
     method: str = "get"
     url: Callable | None = None  # world -> URL, for patterns with arguments and ``ns:*`` entries
     data: Callable = field(default=lambda world: {})
+    auth: str = "session"  # "session": signed in with a verified second factor; "token": the user's API token
+    why: str = ""  # why one request writes more than one event
 
+    def __post_init__(self):
+        assert isinstance(self.action, str) or self.why, "say why one request writes several events"
+
+    @property
+    def actions(self) -> list[str]:
+        return [self.action] if isinstance(self.action, str) else list(self.action)
+
+
+def on_child(name: str, **more: Callable) -> Callable:
+    """world -> URL of ``name`` for the world's child; ``more``: other URL arguments, each world -> value."""
+    return lambda w: reverse(name, kwargs={"reference": w["child"].reference, **{k: f(w) for k, f in more.items()}})
+
+
+def on(name: str, key: str) -> Callable:
+    """world -> URL of ``name`` for the object ``world[key]``."""
+    return lambda w: reverse(name, kwargs={"pk": w[key].pk})
+
+
+def date_input(name: str, day) -> dict:
+    """A GOV.UK date input as crispy-forms-gds names it: ``name_0`` day, ``name_1`` month, ``name_2`` year."""
+    return {f"{name}_0": day.day, f"{name}_1": day.month, f"{name}_2": day.year}
+
+
+def current_credentials(world) -> dict:
+    today = timezone.localdate()
+    return {**date_input("vetting_checked_on", today - timedelta(days=10)),
+            **date_input("vetting_expires_on", today + timedelta(days=365)),
+            **date_input("training_completed_on", today - timedelta(days=10))}
+
+
+def registration(world) -> dict:
+    return {"first_name": "Amira", "last_name": "Okafor", "email": "amira.okafor@school.example.org",
+            "organisation": world["involvement"].organisation.pk, "job_title": "Designated safeguarding lead",
+            "work_phone": "020 7946 0123", "username": "aokafor", "password1": "violet-kettle-marathon-42",
+            "password2": "violet-kettle-marathon-42"}
+
+
+def new_involvement(world) -> dict:
+    return {"service": factories.ServiceFactory().pk, "contact_phone": "020 7946 0123",
+            "start_day": "6", "start_month": "1", "start_year": "2025"}
+
+
+def new_address(world) -> dict:
+    day = timezone.localdate() - timedelta(days=1)
+    return {"address_line": "14 Harbour Road", "postcode": "LS7 3QB",
+            "local_authority": world["child"].local_authority.pk,
+            "moved_day": day.day, "moved_month": day.month, "moved_year": day.year}
+
+
+def approval(world) -> dict:
+    return {"decision": "approve", **date_input("expires_on", timezone.localdate() + timedelta(days=30))}
+
+
+END_INVOLVEMENT = on_child("children:end_involvement", involvement_id=lambda w: w["involvement"].pk)
+A_GRANT_IS_AN_EVENT = "every grant and every revocation is an audit event of its own (SPEC 3.6)"
 
 AUDITED = {
     "audit:events": Audited("audit.events.view", "auditor"),
@@ -41,6 +106,86 @@ AUDITED = {
     # Every admin view, for staff, through audit.middleware.AdminAccessAuditMiddleware.
     "admin:*": Audited("admin.view", "superuser", url=lambda w: reverse("admin:children_child_change",
                                                                          args=[w["child"].pk])),
+
+    # Search and the record (children.services). The search page's GET is the empty form: no data, no event.
+    "children:search": Audited("child.search", "granted", method="post",
+                               data=lambda w: {"nhs_number": w["child"].nhs_number}),
+    "children:record": Audited("child.view", "granted", url=on_child("children:record")),
+    "children:add_involvement": (
+        Audited("involvement.add.start", "granted", url=on_child("children:add_involvement")),  # lists colleagues
+        Audited(("involvement.add", "grant.involvement"), "granted", method="post",
+                url=on_child("children:add_involvement"), data=new_involvement,
+                why=f"the new involvement grants every active practitioner of the organisation (here one): "
+                    f"{A_GRANT_IS_AN_EVENT}"),
+    ),
+    "children:end_involvement": (
+        Audited("involvement.end.start", "granted", url=END_INVOLVEMENT),  # shows the service and organisation
+        Audited(("involvement.end", "grant.revoke"), "granted", method="post", url=END_INVOLVEMENT,
+                data=lambda w: {"end_day": "1", "end_month": "6", "end_year": "2024"},
+                why=f"ending the involvement revokes the grant it gave: {A_GRANT_IS_AN_EVENT}"),
+    ),
+    # The move form's GET shows no data (empty address fields, the list of local authorities): no event.
+    "children:move": Audited("child.move", "granted", method="post", url=on_child("children:move"),
+                             data=new_address),
+    "children-api:search": Audited("child.search", "granted", method="post", auth="token",
+                                   data=lambda w: {"nhs_number": w["child"].nhs_number}),
+    "children-api:record": Audited("child.view", "granted", auth="token", url=on_child("children-api:record")),
+
+    # Self-registration. Its GET lists organisations (public bodies), nobody's details: no event.
+    "practitioners:register": Audited("practitioner.register", None, method="post", data=registration),
+
+    # A practitioner without a grant on the child: access requests and break-glass.
+    "practitioners:request_access": (
+        Audited("access_request.start", "practitioner", url=on_child("practitioners:request_access")),
+        Audited("access_request.create", "practitioner", method="post", url=on_child("practitioners:request_access"),
+                data=lambda w: {"reason": "Allocated for a child and family assessment after a referral"}),
+    ),
+    "practitioners:break_glass": (
+        Audited("break_glass.start", "practitioner", url=on_child("practitioners:break_glass")),
+        Audited("grant.break_glass", "practitioner", method="post", url=on_child("practitioners:break_glass"),
+                data=lambda w: {"reason": "Police report the child missing overnight from home", "confirm": "on"}),
+    ),
+    "practitioners:my_requests": Audited("access_request.list_own", "requester"),
+
+    # The LA admin console: pages through services.record_page_view, decisions through their services.
+    "practitioners:console": Audited("console.home", "la_admin"),
+    "practitioners:practitioner_list": Audited("console.practitioners", "la_admin"),
+    "practitioners:practitioner_detail": Audited("console.practitioner", "la_admin",
+                                                 url=on("practitioners:practitioner_detail", "active")),
+    "practitioners:approve": (
+        Audited("console.approve_form", "la_admin", url=on("practitioners:approve", "pending")),
+        Audited("practitioner.approve", "la_admin", method="post", url=on("practitioners:approve", "pending"),
+                data=current_credentials),
+    ),
+    "practitioners:suspend": (
+        Audited("console.suspend_form", "la_admin", url=on("practitioners:suspend", "active")),
+        Audited("practitioner.suspend", "la_admin", method="post", url=on("practitioners:suspend", "active"),
+                data=lambda w: {"reason": "Under investigation"}),
+    ),
+    "practitioners:reinstate": (
+        Audited("console.reinstate_form", "la_admin", url=on("practitioners:reinstate", "suspended")),
+        Audited("practitioner.reinstate", "la_admin", method="post", url=on("practitioners:reinstate", "suspended"),
+                data=lambda w: {"reason": "Investigation closed"}),
+    ),
+    "practitioners:vetting": (
+        Audited("console.vetting_form", "la_admin", url=on("practitioners:vetting", "active")),
+        Audited("practitioner.credentials", "la_admin", method="post", url=on("practitioners:vetting", "active"),
+                data=current_credentials),
+    ),
+    "practitioners:access_requests": Audited("console.access_requests", "la_admin"),
+    "practitioners:decide_access_request": (
+        Audited("console.access_request", "la_admin", url=on("practitioners:decide_access_request", "access_request")),
+        Audited(("grant.access_request", "access_request.approve"), "la_admin", method="post",
+                url=on("practitioners:decide_access_request", "access_request"), data=approval,
+                why=f"approving gives the grant, then records the decision: {A_GRANT_IS_AN_EVENT}"),
+    ),
+    "practitioners:break_glass_reviews": Audited("console.break_glass", "la_admin"),
+    "practitioners:review_break_glass": (
+        Audited("console.break_glass_use", "la_admin", url=on("practitioners:review_break_glass", "break_glass")),
+        Audited("break_glass.review", "la_admin", method="post",
+                url=on("practitioners:review_break_glass", "break_glass"),
+                data=lambda w: {"outcome": "justified", "comment": "Confirmed with the police"}),
+    ),
 }
 
 NOT_AUDITED = {
@@ -53,8 +198,7 @@ NOT_AUDITED = {
     "two_factor:setup_complete": "Confirmation page of that enrolment; no data.",
     "two_factor:backup_tokens": "The user's own recovery codes; no data about children.",
     "two_factor:profile": "The user's own second-factor settings; no data about children.",
-    "two_factor:disable": "Turns off the user's own second factor (which then locks them out of every "
-                          "data page); no data about children.",
+    "practitioners:registered": "Fixed text after self-registration ('waiting for approval'); no data.",
     "api-schema": "OpenAPI description of the API (endpoints and fields, no records).",
     "api-docs": "The documentation page that renders that schema; no records.",
     "static": "Static files (CSS, JavaScript, fonts), served by whitenoise; no data.",
@@ -88,28 +232,61 @@ def test_the_tables_name_only_urls_that_exist():
 
 
 @pytest.fixture
-def world(db, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def world(db):
+    """The people and things every case needs, around one child of one local authority."""
+    system = RequestContext.system("test")
     child = factories.ChildFactory()
+    la = child.local_authority
+    involved = factories.OrganisationFactory(local_authority=la)  # works with the child
+    granted = factories.PractitionerFactory(organisation=involved)
+    involvement = factories.InvolvementFactory(child=child, organisation=involved)
+    sync_involvement_grants(involvement=involvement, context=system)  # granted's live grant on the child
+    Token.objects.create(user=granted.user)
+    other = factories.OrganisationFactory(local_authority=la)  # same LA, no involvement: no grants follow
+    requester = factories.PractitionerFactory(organisation=other)
+    emergency = factories.PractitionerFactory(organisation=other)
     return {
         "child": child,
         "auditor": factories.UserFactory(roles=[roles.AUDITOR]),
         "superuser": factories.UserFactory(is_staff=True, is_superuser=True),
-        "practitioner": factories.PractitionerFactory().user,
-        "denied_event": record_event(action="child.view", context=RequestContext.system(), child=child,
+        "practitioner": factories.PractitionerFactory().user,  # another LA, no grant on the child
+        "denied_event": record_event(action="child.view", context=system, child=child,
                                      outcome=AccessEvent.Outcome.DENIED),
+        "granted": granted.user,
+        "involvement": involvement,
+        "la_admin": factories.LAAdminFactory(local_authority=la).user,
+        "pending": factories.PractitionerFactory(
+            organisation=other, status=Practitioner.Status.PENDING, vetting_checked_on=None,
+            vetting_expires_on=None, training_completed_on=None, approved_at=None),
+        "active": factories.PractitionerFactory(organisation=other),
+        "suspended": factories.PractitionerFactory(organisation=other, status=Practitioner.Status.SUSPENDED),
+        "requester": requester.user,
+        "access_request": AccessRequest.objects.create(
+            practitioner=requester, child=child, reason="Allocated for a child and family assessment"),
+        "break_glass": grant_access(
+            practitioner=emergency, child=child, source=AccessGrant.Source.BREAK_GLASS,
+            reason="Police report the child missing overnight from home", granted_by=emergency.user,
+            expires_at=timezone.now() + settings.BREAK_GLASS_WINDOW, context=system),
     }
 
 
-@pytest.mark.parametrize("name", sorted(AUDITED))
-def test_the_view_writes_exactly_its_event(client, login_verified, world, name):
-    expected = AUDITED[name]
-    login_verified(client, world[expected.user])
+CASES = [(name, case) for name, entry in sorted(AUDITED.items())
+         for case in (entry if isinstance(entry, tuple) else (entry,))]
+
+
+@pytest.mark.parametrize("name, expected", CASES, ids=[f"{name}-{case.method}" for name, case in CASES])
+def test_the_view_writes_exactly_its_event(client, login_verified, world, name, expected):
+    headers = {}
+    if expected.auth == "token":
+        headers["HTTP_AUTHORIZATION"] = f"Token {Token.objects.get(user=world[expected.user]).key}"
+    elif expected.user is not None:
+        login_verified(client, world[expected.user])
     url = expected.url(world) if expected.url else reverse(name)
+    data = expected.data(world)
     last = AccessEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    response = getattr(client, expected.method)(url, expected.data(world))
+    response = getattr(client, expected.method)(url, data, **headers)
     if response.streaming:
         b"".join(response.streaming_content)
     assert response.status_code < 400
-    written = list(AccessEvent.objects.filter(id__gt=last).values_list("action", flat=True))
-    assert written == [expected.action]
+    written = list(AccessEvent.objects.filter(id__gt=last).order_by("id").values_list("action", flat=True))
+    assert written == expected.actions

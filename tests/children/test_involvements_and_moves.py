@@ -106,6 +106,44 @@ def test_another_organisations_involvement_cannot_be_ended(searcher_client, sear
     assert url not in page
 
 
+def test_opening_the_involvement_form_is_audited_because_it_lists_colleagues_by_name(
+        searcher_client, searcher, child, grant):
+    grant(searcher, child)
+    last = AccessEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    page = searcher_client.get(add_url(child))
+    assert page.status_code == 200 and searcher.user.get_full_name() in page.content.decode()
+    event = AccessEvent.objects.get(id__gt=last)
+    assert (event.action, event.outcome, event.actor_id, event.child_ref) == (
+        "involvement.add.start", "allowed", searcher.user_id, child.reference)
+
+
+def test_opening_the_end_involvement_form_is_audited_with_the_involvement_it_shows(
+        searcher_client, searcher, child, grant):
+    grant(searcher, child)
+    involvement = factories.InvolvementFactory(child=child, organisation=searcher.organisation,
+                                               service=factories.ServiceFactory(name="Sexual health clinic"))
+    url = reverse("children:end_involvement", kwargs={"reference": child.reference, "involvement_id": involvement.pk})
+    last = AccessEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    page = searcher_client.get(url)
+    assert page.status_code == 200 and "Sexual health clinic" in page.content.decode()
+    event = AccessEvent.objects.get(id__gt=last)
+    assert (event.action, event.actor_id, event.child_ref) == ("involvement.end.start", searcher.user_id,
+                                                               child.reference)
+    assert event.details == {"involvement_id": involvement.pk, "organisation_id": searcher.organisation_id}
+
+
+def test_when_the_audit_write_fails_the_end_involvement_form_shows_nothing(
+        searcher_client, searcher, child, grant, audit_refuses_writes):
+    grant(searcher, child)
+    involvement = factories.InvolvementFactory(child=child, organisation=searcher.organisation,
+                                               service=factories.ServiceFactory(name="Sexual health clinic"))
+    audit_refuses_writes()
+    searcher_client.raise_request_exception = False
+    response = searcher_client.get(reverse("children:end_involvement", kwargs={
+        "reference": child.reference, "involvement_id": involvement.pk}))
+    assert response.status_code == 500 and b"Sexual health clinic" not in response.content
+
+
 def move(client, child, local_authority, day=None, postcode="LS7 3QB"):
     day = day or timezone.localdate() - timedelta(days=1)
     return client.post(reverse("children:move", kwargs={"reference": child.reference}), {
