@@ -3,9 +3,8 @@
 import logging
 
 from celery import shared_task
-from django.utils import timezone
 
-from audit import integrity, partitions, services
+from audit import integrity, partitions
 from housekeeping.jobs import run_job
 
 logger = logging.getLogger("signpost.audit")
@@ -35,6 +34,7 @@ def ensure_partitions() -> int:
 
 
 @shared_task(acks_late=True)
-def tally_search_volume() -> int:
-    """Count yesterday's (and any missed day's) searches per practitioner for the anomaly view."""
-    return services.tally_recent_searches(today=timezone.localdate())
+def tally_search_volume() -> dict[str, int]:
+    """Count yesterday's (and any missed day's) searches per practitioner, as a recorded job."""
+    _, result = run_job("score_anomalies")
+    return result.counts

@@ -13,6 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from audit import services as audit_services
 from audit import verification
 from children import retention
 from housekeeping.models import JobRun
@@ -88,6 +89,13 @@ def _verify_audit_chain(*, dry_run: bool, on_progress: Progress) -> JobResult:
     )
 
 
+def _score_anomalies(*, dry_run: bool, on_progress: Progress) -> JobResult:
+    """Tally searches per practitioner per completed day: the anomaly view's volume flag reads it."""
+    if dry_run:
+        return JobResult(counts={"days_tallied": 0})
+    return JobResult(counts={"days_tallied": audit_services.tally_recent_searches(today=timezone.localdate())})
+
+
 JOBS: dict[str, Job] = {job.name: job for job in [
     Job("expire_grants", "Revoke grants and break-glass windows past their expiry",
         "practitioners.tasks.revoke_expired_grants", _expire_grants),
@@ -99,6 +107,8 @@ JOBS: dict[str, Job] = {job.name: job for job in [
         "children.tasks.expire_stale_records", _expire_records),
     Job("verify_audit_chain", "Verify the audit log's hash chain",
         "audit.tasks.verify_audit_chain", _verify_audit_chain),
+    Job("score_anomalies", "Tally searches per practitioner per day for the anomaly view",
+        "audit.tasks.tally_search_volume", _score_anomalies),
 ]}
 
 

@@ -37,7 +37,7 @@ def test_the_verify_task_logs_a_broken_chain_at_error(caplog):
 
 
 def test_the_tally_task_counts_the_days_not_yet_counted():
-    assert tasks.tally_search_volume() == 35
+    assert tasks.tally_search_volume() == {"days_tallied": 35}
     assert DailySearchTally.objects.count() == 35
 
 

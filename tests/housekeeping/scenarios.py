@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.context import RequestContext
+from audit.models import DailySearchTally
 from audit import tasks as audit_tasks
 from children import tasks as children_tasks
 from children.models import Child
@@ -96,10 +97,21 @@ def _chain_checked(arranged, counts):
     assert counts == {"broken": 0}
 
 
+def _tally():
+    return {}
+
+
+def _tally_checked(arranged, counts):
+    # Every completed day of the look-back window is tallied once; a rerun finds none left.
+    assert counts == {"days_tallied": 35}
+    assert DailySearchTally.objects.count() == 35
+
+
 SCENARIOS = {s.job: s for s in [
     Scenario("expire_records", children_tasks.expire_stale_records, _records, _records_checked),
     Scenario("expire_grants", practitioner_tasks.revoke_expired_grants, _grants, _grants_checked),
     Scenario("expire_practitioners", practitioner_tasks.expire_lapsed_practitioners, _practitioners, _practitioners_checked),
     Scenario("remind_practitioners", practitioner_tasks.send_access_reminders, _reminders, _reminders_checked),
     Scenario("verify_audit_chain", audit_tasks.verify_audit_chain, _chain, _chain_checked),
+    Scenario("score_anomalies", audit_tasks.tally_search_volume, _tally, _tally_checked),
 ]}
