@@ -14,4 +14,6 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include(("feeds.api_urls", "feeds-api"))),
+    path("feeds/", include("feeds.urls")),
 ]
