@@ -7,7 +7,7 @@ the good ones and nothing is half-written; the same batch twice changes nothing.
 How it stays fast (SPEC 7, >= 5,000 rows/s): every row is validated in Python by
 one reused serializer; existing involvements (by external_id) and children (by
 NHS number / UPN) are fetched for the whole batch in one query each; new
-involvements for known children go in with one ``bulk_create`` inside a
+involvements for known children go in with one bulk insert (COPY on PostgreSQL) inside a
 savepoint, falling back to one savepoint per row only if that insert fails (a
 concurrent writer). Rows that need a new child or a review-queue entry get their
 own savepoint, so a failure there rolls back only that row. Because the bulk
@@ -30,10 +30,10 @@ from rest_framework.exceptions import ValidationError
 from audit import services as audit
 from audit.context import RequestContext
 from children.models import Address, Child, ChildName, Involvement
-from feeds import history, matching
+from feeds import bulk, history, matching
 from feeds.models import FeedBatch, MatchReview
 from feeds.serializers import InvolvementRowSerializer, row_to_json
-from practitioners.models import Practitioner, Service
+from practitioners.models import AccessGrant, Practitioner, Service
 from practitioners.services import sync_involvement_grants
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,10 @@ CREATED, UPDATED, UNCHANGED, QUEUED, ERROR = "created", "updated", "unchanged", 
 OUTCOMES = (CREATED, UPDATED, UNCHANGED, QUEUED, ERROR)
 # The involvement fields a row sets; a row is "unchanged" when all of them already match.
 ROW_FIELDS = ("service", "started_on", "ended_on", "contact_phone", "contact_email")
+# The same, compared without loading related rows (service by id).
+_COMPARED = (("service_id", lambda d: d["service"].pk), ("started_on", lambda d: d["started_on"]),
+             ("ended_on", lambda d: d["ended_on"]), ("contact_phone", lambda d: d["contact_phone"]),
+             ("contact_email", lambda d: d["contact_email"]))
 RACE_MESSAGE = "Another request wrote this row at the same moment; send it again."
 
 
@@ -166,24 +170,24 @@ class _Ingest:
             inv.external_id: inv
             for inv in Involvement.objects.filter(
                 organisation=self.organisation, external_id__in=[d["external_id"] for _, d in valid]
-            ).select_related("child")
+            )
         }
         self.by_nhs, self.by_upn = self._children_by_identifier([d for _, d in valid])
         to_create, to_update, unchanged = [], [], []
         for index, data in valid:
             involvement = existing.get(data["external_id"])
             if involvement is not None:
-                if all(getattr(involvement, f) == data[f] for f in ROW_FIELDS):
+                if all(getattr(involvement, name) == value(data) for name, value in _COMPARED):
                     results[index] = RowResult(index, data["external_id"], UNCHANGED)
                     unchanged.append(involvement.pk)
                 else:
                     to_update.append((index, copy.copy(involvement), self._apply(involvement, data)))
                 continue
-            child, conflict = self._child_by_identifier(data)
+            child_id, conflict = self._child_by_identifier(data)
             if conflict:
                 self._queue(index, data, conflict, results)
-            elif child is not None:
-                to_create.append((index, self._new_involvement(child, data)))
+            elif child_id is not None:
+                to_create.append((index, self._new_involvement(child_id, data)))
             else:
                 self._match(index, data, results, to_create)
         self._create(to_create, results)
@@ -192,7 +196,9 @@ class _Ingest:
             Involvement.objects.filter(pk__in=unchanged).update(last_confirmed_at=self.now)
         history.write(self.history_entries)
         self._sync_grants()
-        touched = {inv.child_id for inv in self.created + self.updated}
+        # A change to an involvement is activity on the record (retention counts from it). A new open
+        # involvement needs no touch: while it is open the record is not stale anyway.
+        touched = {inv.child_id for inv in self.updated} | {inv.child_id for inv in self.created if inv.ended_on}
         if touched:
             Child.objects.filter(pk__in=touched).update(last_activity_at=self.now)
         resolved = [inv.external_id for inv in self.created]
@@ -201,26 +207,33 @@ class _Ingest:
                                        external_id__in=resolved).update(
                 status=MatchReview.Status.SUPERSEDED, decided_at=self.now, updated_at=self.now)
 
-    def _children_by_identifier(self, rows):
-        nhs = {d["nhs_number"] for d in rows if d["nhs_number"]}
-        upn = {d["upn"] for d in rows if d["upn"]}
-        by_nhs = {c.nhs_number: c for c in Child.objects.filter(nhs_number__in=nhs)} if nhs else {}
-        by_upn = {c.upn: c for c in Child.objects.filter(upn__in=upn)} if upn else {}
-        return by_nhs, by_upn
+    def _children_by_identifier(self, rows) -> tuple[dict[str, int], dict[str, int]]:
+        """{NHS number: child id} and {UPN: child id} for the batch, merged records already followed.
+        Ids, not instances: building 1,000 Child objects would cost more than the rest of the lookup."""
+        found = []
+        for name in ("nhs_number", "upn"):
+            values = {d[name] for d in rows if d[name]}
+            found.append(dict(
+                (value, _current_id(pk, status, merged_into))
+                for value, pk, status, merged_into in Child.objects.filter(**{f"{name}__in": values})
+                .values_list(name, "pk", "status", "merged_into_id")
+            ) if values else {})
+        return found[0], found[1]
 
-    def _child_by_identifier(self, data) -> tuple[Child | None, list | None]:
+    def _child_by_identifier(self, data) -> tuple[int | None, list | None]:
         """An exact identifier wins; an NHS number and a UPN naming two different children is a conflict."""
-        by_nhs = _current(self.by_nhs.get(data["nhs_number"])) if data["nhs_number"] else None
-        by_upn = _current(self.by_upn.get(data["upn"])) if data["upn"] else None
-        if by_nhs and by_upn and by_nhs.pk != by_upn.pk:
-            return None, [matching.Candidate(by_nhs, 1.0, ("NHS number the same",)),
-                          matching.Candidate(by_upn, 1.0, ("UPN the same",))]
+        by_nhs = self.by_nhs.get(data["nhs_number"]) if data["nhs_number"] else None
+        by_upn = self.by_upn.get(data["upn"]) if data["upn"] else None
+        if by_nhs and by_upn and by_nhs != by_upn:
+            children = Child.objects.in_bulk([by_nhs, by_upn])
+            return None, [matching.Candidate(children[by_nhs], 1.0, ("NHS number the same",)),
+                          matching.Candidate(children[by_upn], 1.0, ("UPN the same",))]
         return by_nhs or by_upn, None
 
     def _match(self, index, data, results, to_create):
         outcome = matching.find_child(matching.IncomingChild.from_row(data))
         if outcome.confident:
-            to_create.append((index, self._new_involvement(outcome.child, data)))
+            to_create.append((index, self._new_involvement(outcome.child.pk, data)))
         elif outcome.needs_review:
             self._queue(index, data, outcome.candidates, results)
         else:
@@ -230,15 +243,15 @@ class _Ingest:
         try:
             with transaction.atomic():
                 child = new_child_from_row(data, organisation=self.organisation, now=self.now)
-                involvement = self._new_involvement(child, data)
-                Involvement.objects.bulk_create([involvement])
+                involvement = self._new_involvement(child.pk, data)
+                bulk.insert([involvement], with_ids=True)
         except (IntegrityError, DatabaseError):
             results[index] = RowResult(index, data["external_id"], ERROR, {"non_field_errors": [RACE_MESSAGE]})
             return
         if child.nhs_number:
-            self.by_nhs[child.nhs_number] = child
+            self.by_nhs[child.nhs_number] = child.pk
         if child.upn:
-            self.by_upn[child.upn] = child
+            self.by_upn[child.upn] = child.pk
         self._created(index, involvement, results)
 
     def _queue(self, index, data, candidates, results):
@@ -257,9 +270,10 @@ class _Ingest:
             return
         results[index] = RowResult(index, data["external_id"], QUEUED)
 
-    def _new_involvement(self, child, data) -> Involvement:
-        return Involvement(
-            child=child, organisation=self.organisation, service=data["service"], started_on=data["started_on"],
+    def _new_involvement(self, child_id: int, data) -> Involvement:
+        return Involvement(  # ids rather than instances: a related-object assignment costs more than the row
+            child_id=child_id, organisation_id=self.organisation.pk, service_id=data["service"].pk,
+            started_on=data["started_on"],
             ended_on=data["ended_on"], contact_phone=data["contact_phone"], contact_email=data["contact_email"],
             external_id=data["external_id"], last_confirmed_at=self.now, created_at=self.now,
         )
@@ -275,14 +289,14 @@ class _Ingest:
             return
         try:
             with transaction.atomic():
-                Involvement.objects.bulk_create([inv for _, inv in to_create])
+                bulk.insert([inv for _, inv in to_create], with_ids=True)
         except IntegrityError:
             # A concurrent writer took one of these external_ids: find out which, row by row.
             for index, involvement in to_create:
                 involvement.pk = None
                 try:
                     with transaction.atomic():
-                        Involvement.objects.bulk_create([involvement])
+                        bulk.insert([involvement], with_ids=True)
                 except IntegrityError:
                     results[index] = RowResult(index, involvement.external_id, ERROR,
                                                {"external_id": [RACE_MESSAGE]})
@@ -304,14 +318,14 @@ class _Ingest:
         fields = [*ROW_FIELDS, "last_confirmed_at"]
         try:
             with transaction.atomic():
-                Involvement.objects.bulk_update([inv for _, _, inv in to_update], fields)
+                bulk.update([inv for _, _, inv in to_update], fields)
             done = to_update
         except DatabaseError:
             done = []
             for item in to_update:
                 try:
                     with transaction.atomic():
-                        Involvement.objects.bulk_update([item[2]], fields)
+                        bulk.update([item[2]], fields)
                 except DatabaseError:
                     results[item[0]] = RowResult(item[0], item[2].external_id, ERROR, {"non_field_errors": [RACE_MESSAGE]})
                     continue
@@ -326,20 +340,28 @@ class _Ingest:
         return {"source": f"feed.{self.source}", "organisation_id": self.organisation.pk, "batch_id": self.batch.pk}
 
     def _sync_grants(self):
-        """Grants follow involvements (practitioners.services). A new involvement of an organisation
-        with no active practitioner grants nobody, so that check is made once, not per row."""
+        """Grants follow involvements (``practitioners.services.sync_involvement_grants``), called for
+        every involvement where it can change something: an open one when the organisation has an
+        active practitioner (checked once per batch), an ended one that still has live grants."""
         staffed = Practitioner.objects.active().filter(organisation=self.organisation).exists()
-        for involvement in (self.created if staffed else []) + self.updated:
-            sync_involvement_grants(involvement=involvement, context=self.context)
+        ended_with_grants = set(AccessGrant.objects.live().filter(
+            involvement__in=[i.pk for i in self.updated if i.ended_on is not None]
+        ).values_list("involvement_id", flat=True)) if self.updated else set()
+        for involvement in self.created + self.updated:
+            if (involvement.ended_on is None and staffed) or involvement.pk in ended_with_grants:
+                involvement.organisation = self.organisation
+                sync_involvement_grants(involvement=involvement, context=self.context)
 
 
-def _current(child: Child | None) -> Child | None:
-    """Follow a merged record to the one it was merged into."""
-    seen = set()
-    while child is not None and child.status == Child.Status.MERGED and child.merged_into_id and child.pk not in seen:
-        seen.add(child.pk)
-        child = Child.objects.filter(pk=child.merged_into_id).first()
-    return child
+def _current_id(pk: int, status: str, merged_into_id: int | None) -> int:
+    """Follow a merged record to the record it was merged into (rare: one query per hop)."""
+    seen = {pk}
+    while status == Child.Status.MERGED and merged_into_id and merged_into_id not in seen:
+        pk = merged_into_id
+        seen.add(pk)
+        status, merged_into_id = Child.objects.filter(pk=pk).values_list("status", "merged_into_id").first() or (
+            None, None)
+    return pk
 
 
 def new_child_from_row(data: dict, *, organisation, now=None) -> Child:

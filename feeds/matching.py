@@ -18,6 +18,7 @@ else equal is what twins look like, so it never attaches on that alone.
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.utils import timezone
 from rapidfuzz.distance import JaroWinkler
 
 from children import identifiers, names
@@ -89,10 +90,12 @@ def find_child(row: IncomingChild) -> MatchOutcome:
 
 
 def dob_variants(dob: date) -> set[date]:
-    """The date itself, day and month swapped (day <= 12), and every one-digit slip."""
+    """The date itself, day and month swapped (day <= 12), and every one-digit slip that is a
+    plausible date of birth (not in the future, not before 1900)."""
     variants = {dob}
     if dob.day <= 12 and dob.day != dob.month:
         variants.add(date(dob.year, dob.day, dob.month))
+    today = timezone.localdate()
     digits = dob.strftime("%Y%m%d")
     for i, original in enumerate(digits):
         for d in "0123456789":
@@ -100,9 +103,11 @@ def dob_variants(dob: date) -> set[date]:
                 continue
             text = digits[:i] + d + digits[i + 1:]
             try:
-                variants.add(date(int(text[:4]), int(text[4:6]), int(text[6:])))
+                variant = date(int(text[:4]), int(text[4:6]), int(text[6:]))
             except ValueError:
                 continue
+            if date(1900, 1, 1) <= variant <= today:
+                variants.add(variant)
     return variants
 
 

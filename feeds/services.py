@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit import services as audit
 from audit.context import RequestContext
 from children.models import Child, Involvement
-from feeds import access, csv_format, history, ingest
+from feeds import access, bulk, csv_format, history, ingest
 from feeds.models import CsvUpload, FeedBatch, MatchReview, OrganisationToken
 from feeds.serializers import row_from_json
 from practitioners.models import Service
@@ -150,7 +150,7 @@ def _attach(review: MatchReview, child: Child, *, user, context: RequestContext,
         ended_on=row.get("ended_on"), contact_phone=row["contact_phone"], contact_email=row["contact_email"],
         external_id=review.external_id, last_confirmed_at=now, created_at=now,
     )
-    Involvement.objects.bulk_create([involvement])  # the history is written just below, as the feed does
+    bulk.insert([involvement], with_ids=True)  # no signals: the history is written just below
     history.write([history.entry(old=None, new=involvement, context=context, now=now,
                                  additional_data={"source": "feed.review", "review_id": review.pk})])
     Child.objects.filter(pk=child.pk).update(last_activity_at=now)
