@@ -9,6 +9,8 @@ NAVIGATION = [
     ("Search", "children:search", roles.PRACTITIONER),
     ("LA admin", "practitioners:console", roles.LA_ADMIN),
     ("Audit log", "audit:events", roles.AUDITOR),
+    ("Data feeds", "feeds:home", roles.LA_ADMIN),
+    ("Upload involvements", "feeds:upload", roles.PRACTITIONER),
 ]
 
 
