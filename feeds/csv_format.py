@@ -77,6 +77,8 @@ def read(content: bytes) -> list[tuple[int, dict]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
+        while not any(h.strip() for h in header):  # blank lines before the header
+            header = next(reader)
     except StopIteration:
         raise FileProblem("The file is empty.") from None
     except csv.Error as exc:

@@ -55,6 +55,11 @@ la_admin_page = _guarded(access.la_admin_authorities)
 uploader_page = _guarded(access.upload_organisations)
 
 
+def _posted(request, part="POST"):
+    """The submitted data for a form (even when empty), or None for a GET: an unbound form."""
+    return getattr(request, part) if request.method == "POST" else None
+
+
 def _audit(request, action, **details):
     audit.record_event(action=action, context=RequestContext.of(request), details=details)
 
@@ -86,7 +91,7 @@ def _show_key(request, token, key):
 @la_admin_page
 def tokens(request):
     authorities = request.feed_scope
-    form = IssueTokenForm(request.POST or None, organisations=selectors.organisations_of(authorities))
+    form = IssueTokenForm(_posted(request), organisations=selectors.organisations_of(authorities))
     if request.method == "POST" and form.is_valid():
         token, key = services.issue_token(user=request.user, organisation=form.cleaned_data["organisation"],
                                           name=form.cleaned_data["name"], context=RequestContext.of(request))
@@ -150,7 +155,7 @@ def review(request, pk):
         return render(request, "feeds/review_done.html", {"review": item})
     with transaction.atomic():
         view = services.open_review(user=request.user, review=item, context=context)
-    form = ReviewDecisionForm(request.POST or None, candidates=view.candidates)
+    form = ReviewDecisionForm(_posted(request), candidates=view.candidates)
     if request.method == "POST" and form.is_valid():
         decision = form.cleaned_data["decision"]
         try:
@@ -186,7 +191,7 @@ def merges(request):
 @la_admin_page
 def merge(request):
     authorities = request.feed_scope
-    form = MergeForm(request.POST or None, authorities=authorities)
+    form = MergeForm(_posted(request), authorities=authorities)
     context = RequestContext.of(request)
     if request.method == "POST" and form.is_valid():
         merged, into = form.cleaned_data["merged_reference"], form.cleaned_data["into_reference"]
@@ -247,7 +252,7 @@ def quality(request):
 @uploader_page
 def upload(request):
     organisations = request.feed_scope
-    form = UploadForm(request.POST or None, request.FILES or None, organisations=organisations)
+    form = UploadForm(_posted(request), _posted(request, "FILES"), organisations=organisations)
     if request.method == "POST" and form.is_valid():
         file = form.cleaned_data["file"]
         item = services.start_upload(user=request.user, organisation=form.cleaned_data["organisation"],

@@ -14,7 +14,7 @@ from tests.feeds.conftest import make_token
 
 pytestmark = pytest.mark.django_db
 
-ROW = {"external_id": "X1", "given_names": "Amelia", "family_name": "Kocinski", "date_of_birth": "2015-03-27",
+ROW = {"external_id": "MIS-REVIEW-7731", "given_names": "Amelia", "family_name": "Kocinski", "date_of_birth": "2015-03-27",
        "sex": "F", "nhs_number": "", "upn": "", "address_line": "", "postcode": "LS6 2AB",
        "service": "school-nursing", "started_on": "2024-09-02", "ended_on": None, "contact_phone": "020 7946 0000",
        "contact_email": ""}
@@ -28,7 +28,7 @@ def world(organisation, la_admin, school_nursing):
     token, _ = make_token(organisation)
     return {
         "token": token,
-        "review": MatchReview.objects.create(organisation=organisation, external_id="X1", row=ROW,
+        "review": MatchReview.objects.create(organisation=organisation, external_id="MIS-REVIEW-7731", row=ROW,
                                              candidates=[{"child_id": child.pk, "score": 0.9, "reasons": ["x"]}]),
         "merge": ChildMerge.objects.create(merged_child=other, into=child, reason="duplicate", moved={}),
         "upload": CsvUpload.objects.create(organisation=organisation, uploaded_by=la_admin, filename="x.csv",
@@ -115,7 +115,7 @@ def test_another_las_admin_sees_none_of_this_las_items_in_lists(client, login_ve
     response = client.get(reverse(name))
     assert response.status_code == 200
     body = response.content.decode()
-    for secret in (organisation.name, world["token"].prefix, "X1", world["merge"].into.reference, "x.csv"):
+    for secret in (organisation.name, world["token"].prefix, "MIS-REVIEW-7731", world["merge"].into.reference, "x.csv"):
         assert secret not in body
 
 
