@@ -7,6 +7,7 @@ COPY signpost ./signpost
 COPY children ./children
 COPY practitioners ./practitioners
 COPY audit ./audit
+COPY feeds ./feeds
 RUN pip install --no-cache-dir -c constraints.txt .
 COPY . .
 RUN useradd --system --home /var/lib/signpost signpost && mkdir -p /var/lib/signpost && chown signpost /var/lib/signpost

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from audit import services as audit
@@ -124,3 +125,14 @@ class FeedTokenRateThrottle(throttling.SimpleRateThrottle):
         if not isinstance(request.user, FeedClient):
             return None
         return self.cache_format % {"scope": self.scope, "ident": f"feed-token-{request.user.token.pk}"}
+
+
+class OrganisationTokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes organisation tokens."""
+
+    target_class = OrganisationTokenAuthentication
+    name = "organisationToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "An organisation API token, sent as `Token <key>` (or `Bearer <key>`)."}

@@ -105,6 +105,7 @@ class UploadForm(forms.Form):
 class QualityForm(forms.Form):
     months = forms.IntegerField(
         label="Open with no update for more than (months)", min_value=1, max_value=36,
+        widget=forms.TextInput(attrs={"class": "govuk-input govuk-input--width-3", "inputmode": "numeric"}),
         error_messages={"min_value": "Enter a number of months from 1 to 36.",
                         "max_value": "Enter a number of months from 1 to 36.",
                         "invalid": "Enter a number of months from 1 to 36."},

@@ -172,7 +172,7 @@ def review(request, pk):
             return redirect("feeds:reviews")
     services_by_code = {s.code: s.name for s in Service.objects.filter(code=view.row.get("service"))}
     return render(request, "feeds/review.html", {
-        "view": view, "form": form, "service_name": services_by_code.get(view.row.get("service"), ""),
+        "view": view, "form": form, "row_service": services_by_code.get(view.row.get("service"), ""),
         "row_sex": dict(Child.Sex.choices).get(view.row.get("sex"), "Not known"),
     }, status=400 if form.errors else 200)
 
