@@ -100,6 +100,20 @@ def load_children(count: int, la) -> list[str]:
     return numbers
 
 
+def add_practitioners(organisation, count: int):
+    from django.contrib.auth.models import Group, User
+
+    from practitioners.models import Practitioner
+
+    group = Group.objects.get(name="Practitioner")
+    for n in range(count):
+        user = User.objects.create(username=f"bench-{organisation.pk}-{n}")
+        user.groups.add(group)
+        Practitioner.objects.create(user=user, organisation=organisation, job_title="Nurse", status="active",
+                                    vetting_expires_on=date.today() + timedelta(days=365),
+                                    training_completed_on=date.today())
+
+
 def row(i: int, nhs: str, **extra) -> dict:
     return {"external_id": f"MIS-{i}", "given_names": GIVEN[i % len(GIVEN)], "family_name": family_name(i),
             "date_of_birth": (date(2008, 1, 1) + timedelta(days=i % 5000)).isoformat(), "sex": "U",
@@ -144,6 +158,9 @@ def main():
     parser.add_argument("--children", type=int, default=100_000)
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--new-child-rows", type=int, default=5_000)
+    parser.add_argument("--practitioners", type=int, default=0,
+                        help="active practitioner accounts per organisation: each new open involvement then "
+                             "grants each of them access (practitioners.services.sync_involvement_grants)")
     parser.add_argument("--clients", type=int, default=1,
                         help="concurrent clients (processes), each an organisation with its own token")
     parser.add_argument("--profile", choices=["identifier", "unchanged", "updated", "new-child"],
@@ -166,6 +183,7 @@ def main():
             organisation = Organisation.objects.create(name=f"Bench Trust {n}", kind="nhs_trust", local_authority=la,
                                                        contact_phone="0113 496 0000")
             organisation.services.add(service)
+            add_practitioners(organisation, args.practitioners)
             key = OrganisationToken.new_key()
             OrganisationToken.objects.create(name="bench", organisation=organisation, prefix=key[:10],
                                              key_hash=OrganisationToken.hash_key(key))
@@ -178,7 +196,8 @@ def main():
         def split(data):  # each client its own share of the rows
             return [(key, data[n::args.clients]) for n, key in enumerate(keys)]
 
-        print(f"{args.clients} client(s), batches of {batch_size}", flush=True)
+        print(f"{args.clients} client(s), batches of {batch_size}, {args.practitioners} practitioner account(s) "
+              "per organisation", flush=True)
         for name, data, expect in [
             ("identifier", rows, "created"),
             ("unchanged", rows, "unchanged"),
@@ -191,11 +210,14 @@ def main():
 
                 profile = cProfile.Profile()
                 profile.enable()
+            cpu = time.process_time()
             seconds = run_scenario(split(data), batch_size, expect)
+            cpu = time.process_time() - cpu
             if args.profile == name:
                 profile.disable()
                 pstats.Stats(profile).sort_stats("tottime").print_stats(30)
-            print(f"{name:<11} {len(data):>7,} rows in {seconds:6.2f}s = {len(data) / seconds:>8,.0f} rows/s", flush=True)
+            print(f"{name:<11} {len(data):>7,} rows in {seconds:6.2f}s = {len(data) / seconds:>8,.0f} rows/s"
+                  + (f"  (Django process CPU {cpu:.2f}s)" if args.clients == 1 else ""), flush=True)
         assert Involvement.objects.count() == args.rows + args.new_child_rows
         load = os.getloadavg()[0]
         print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} at the end, "

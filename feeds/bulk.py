@@ -13,6 +13,8 @@ history themselves (``feeds.history``). Database errors (a unique or check
 constraint) surface as Django's ``IntegrityError``/``DatabaseError``.
 """
 
+from functools import cache
+
 from django.db import connection
 
 # Field types whose Python value psycopg writes as is; the others go through Django's
@@ -20,6 +22,17 @@ from django.db import connection
 _PLAIN = {"AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField", "DateField",
           "DateTimeField", "EmailField", "ForeignKey", "IntegerField", "OneToOneField", "PositiveIntegerField",
           "PositiveSmallIntegerField", "SlugField", "SmallIntegerField", "TextField"}
+
+
+@cache
+def _layout(model) -> list[tuple[str, object]]:
+    return [(f.attname, f.get_default) for f in model._meta.concrete_fields]
+
+
+def build(model, values: dict):
+    """An unsaved instance from {attname: value}, other fields at their defaults. Positional
+    construction: Django's keyword ``__init__`` costs more than the row it makes (~25 µs)."""
+    return model(*[values[attname] if attname in values else default() for attname, default in _layout(model)])
 
 
 def insert(objs: list, *, with_ids: bool = False) -> None:

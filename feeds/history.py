@@ -81,19 +81,23 @@ def entry(*, old, new, context: RequestContext, additional_data: dict | None = N
     if old is not None and not changes:
         return None
     user = context.user if getattr(context.user, "is_authenticated", False) else None
-    return LogEntry(
-        content_type=ContentType.objects.get_for_model(new),
-        object_pk=str(new.pk),
-        object_id=new.pk,
-        object_repr=str(new),
-        action=LogEntry.Action.CREATE if old is None else LogEntry.Action.UPDATE,
-        changes=changes,
-        actor=user,
-        remote_addr=context.ip_address,
-        cid=context.request_id,
-        timestamp=now or timezone.now(),
-        additional_data=additional_data,
-    )
+    return bulk.build(LogEntry, {
+        "content_type_id": _content_type_id(type(new)),
+        "object_pk": str(new.pk),
+        "object_id": new.pk,
+        "object_repr": str(new),
+        "action": LogEntry.Action.CREATE if old is None else LogEntry.Action.UPDATE,
+        "changes": changes,
+        "actor_id": user.pk if user is not None else None,
+        "remote_addr": context.ip_address,
+        "cid": context.request_id,
+        "timestamp": now or timezone.now(),
+        "additional_data": additional_data,
+    })
+
+
+def _content_type_id(model) -> int:
+    return ContentType.objects.get_for_model(model).pk
 
 
 def write(entries) -> int:

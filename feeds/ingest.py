@@ -271,12 +271,12 @@ class _Ingest:
         results[index] = RowResult(index, data["external_id"], QUEUED)
 
     def _new_involvement(self, child_id: int, data) -> Involvement:
-        return Involvement(  # ids rather than instances: a related-object assignment costs more than the row
-            child_id=child_id, organisation_id=self.organisation.pk, service_id=data["service"].pk,
-            started_on=data["started_on"],
-            ended_on=data["ended_on"], contact_phone=data["contact_phone"], contact_email=data["contact_email"],
-            external_id=data["external_id"], last_confirmed_at=self.now, created_at=self.now,
-        )
+        return bulk.build(Involvement, {  # ids, not instances: cheaper than the row itself
+            "child_id": child_id, "organisation_id": self.organisation.pk, "service_id": data["service"].pk,
+            "started_on": data["started_on"], "ended_on": data["ended_on"], "contact_phone": data["contact_phone"],
+            "contact_email": data["contact_email"], "external_id": data["external_id"],
+            "last_confirmed_at": self.now, "created_at": self.now,
+        })
 
     def _apply(self, involvement, data) -> Involvement:
         for name in ROW_FIELDS:
