@@ -18,6 +18,7 @@ else equal is what twins look like, so it never attaches on that alone.
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.db.models import Q
 from django.utils import timezone
 from rapidfuzz.distance import JaroWinkler
 
@@ -112,22 +113,21 @@ def dob_variants(dob: date) -> set[date]:
 
 
 def _candidate_ids(row: IncomingChild) -> set[int]:
+    """Children worth scoring, from indexed probes only (two queries; the name blocks are OR'd so
+    PostgreSQL combines their index scans)."""
     family_key = names.phonetic(row.family_name)
     given_key = names.phonetic(row.given_names.split(" ")[0])
     district = identifiers.postcode_district(row.postcode)
     variants = dob_variants(row.date_of_birth)
-    active = ChildName.objects.filter(child__status=Child.Status.ACTIVE)
-    ids: set[int] = set()
-    if family_key:
-        ids.update(active.filter(family_phonetic=family_key, child__date_of_birth__in=variants)
-                   .values_list("child_id", flat=True)[:BLOCK_LIMIT])
+    blocks = Q(family_phonetic=family_key, child__date_of_birth__in=variants)
     if given_key:  # given and family names swapped
-        ids.update(active.filter(family_phonetic=given_key, given_phonetic=family_key,
-                                 child__date_of_birth__in=variants).values_list("child_id", flat=True)[:BLOCK_LIMIT])
-    if district:
-        ids.update(active.filter(family_phonetic=family_key, given_phonetic=given_key,
-                                 child__postcode_district=district, child__shielded=False)
-                   .values_list("child_id", flat=True)[:BLOCK_LIMIT])
+        blocks |= Q(family_phonetic=given_key, given_phonetic=family_key, child__date_of_birth__in=variants)
+    if district:  # the same-sounding name in the same district, whatever the date of birth says
+        blocks |= Q(family_phonetic=family_key, given_phonetic=given_key, child__postcode_district=district,
+                    child__shielded=False)
+    ids = set(ChildName.objects.filter(blocks, child__status=Child.Status.ACTIVE)
+              .values_list("child_id", flat=True)[:BLOCK_LIMIT])
+    if district:  # any name: a badly misspelt one, born that day in that district
         ids.update(Child.objects.active().filter(date_of_birth=row.date_of_birth, postcode_district=district,
                                                  shielded=False).values_list("pk", flat=True)[:BLOCK_LIMIT])
     return ids
