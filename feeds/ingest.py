@@ -131,7 +131,8 @@ class _Ingest:
             outcome = BatchResult(batch=self.batch, results=results)
             counts = outcome.counts
             self.batch.created, self.batch.updated = counts[CREATED], counts[UPDATED]
-            self.batch.unchanged, self.batch.queued, self.batch.errors = counts[UNCHANGED], counts[QUEUED], counts[ERROR]
+            self.batch.unchanged, self.batch.queued = counts[UNCHANGED], counts[QUEUED]
+            self.batch.errors = counts[ERROR]
             self.batch.duration_ms = int((time.perf_counter() - started) * 1000)
             self.batch.save(update_fields=["created", "updated", "unchanged", "queued", "errors", "duration_ms"])
             audit.record_event(
@@ -322,14 +323,15 @@ class _Ingest:
             done = to_update
         except DatabaseError:
             done = []
-            for item in to_update:
+            for index, old, involvement in to_update:
                 try:
                     with transaction.atomic():
-                        bulk.update([item[2]], fields)
+                        bulk.update([involvement], fields)
                 except DatabaseError:
-                    results[item[0]] = RowResult(item[0], item[2].external_id, ERROR, {"non_field_errors": [RACE_MESSAGE]})
+                    results[index] = RowResult(index, involvement.external_id, ERROR,
+                                               {"non_field_errors": [RACE_MESSAGE]})
                     continue
-                done.append(item)
+                done.append((index, old, involvement))
         for index, old, involvement in done:
             results[index] = RowResult(index, involvement.external_id, UPDATED)
             self.updated.append(involvement)

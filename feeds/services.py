@@ -41,7 +41,8 @@ def issue_token(*, user, organisation, name: str, context: RequestContext,
     )
     audit.record_event(
         action="feed.token.rotate" if rotated_from else "feed.token.issue", context=context,
-        details={"token_id": token.pk, "organisation_id": organisation.pk, "rotated_from": getattr(rotated_from, "pk", None)},
+        details={"token_id": token.pk, "organisation_id": organisation.pk,
+                 "rotated_from": getattr(rotated_from, "pk", None)},
     )
     return token, key
 

@@ -197,7 +197,7 @@ def merge(request):
         merged, into = form.cleaned_data["merged_reference"], form.cleaned_data["into_reference"]
         if request.POST.get("confirm") == "yes":
             try:
-                done = merging.merge_children(user=request.user, merged_child=merged, into=into,
+                merging.merge_children(user=request.user, merged_child=merged, into=into,
                                               reason=form.cleaned_data["reason"], context=context)
             except ValidationError as exc:
                 form.add_error(None, exc.messages[0])

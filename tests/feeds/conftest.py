@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -83,6 +85,14 @@ def row(n=1, **overrides):
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.fixture
+def amelia(organisation):
+    """A known child with no identifiers on record: only demographics can find her."""
+    return factories.ChildFactory(given_names="Amelia", family_name="Kociński", date_of_birth=date(2015, 3, 27),
+                                  postcode="W6 9LA", sex="F", nhs_number=None,
+                                  local_authority=organisation.local_authority)
 
 
 @pytest.fixture

@@ -14,13 +14,6 @@ from tests.feeds.conftest import post_rows, row
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def amelia(organisation):
-    return factories.ChildFactory(given_names="Amelia", family_name="Kociński", date_of_birth=date(2015, 3, 27),
-                                  postcode="W6 9LA", sex="F", nhs_number=None,
-                                  local_authority=organisation.local_authority)
-
-
 def incoming(**overrides):
     data = dict(given_names="Amelia", family_name="Kocinski", date_of_birth=date(2015, 3, 27), sex="F",
                 postcode="W6 9LA")

@@ -7,12 +7,12 @@ from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
+from audit.context import RequestContext
 from audit.models import AccessEvent
 from children.models import Address, Child, ChildName, Involvement
 from feeds.models import ChildMerge
 from practitioners import permissions
 from practitioners.services import sync_involvement_grants
-from audit.context import RequestContext
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,6 @@
 """The LA admin's review queue: candidates side by side with reasons; 'same child' folds the row into
 the chosen record, 'new child' creates one; either way the involvement is added, once."""
 
-from datetime import date
 
 import pytest
 from auditlog.models import LogEntry
@@ -15,13 +14,6 @@ from tests import factories
 from tests.feeds.conftest import post_rows, row
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def amelia(organisation):
-    return factories.ChildFactory(given_names="Amelia", family_name="Kociński", date_of_birth=date(2015, 3, 27),
-                                  postcode="W6 9LA", sex="F", nhs_number=None,
-                                  local_authority=organisation.local_authority)
 
 
 @pytest.fixture
