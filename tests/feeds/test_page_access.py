@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db
 
 ROW = {"external_id": "MIS-REVIEW-7731", "given_names": "Amelia", "family_name": "Kocinski",
        "date_of_birth": "2015-03-27", "sex": "F", "nhs_number": "", "upn": "", "address_line": "",
-       "postcode": "LS6 2AB", "service": "school-nursing", "started_on": "2024-09-02", "ended_on": None, "contact_phone": "020 7946 0000",
-       "contact_email": ""}
+       "postcode": "LS6 2AB", "service": "school-nursing", "started_on": "2024-09-02", "ended_on": None,
+       "contact_phone": "020 7946 0000", "contact_email": ""}
 
 
 @pytest.fixture
