@@ -170,9 +170,11 @@ def review(request, pk):
             form.add_error("decision", exc.messages[0])
         else:
             return redirect("feeds:reviews")
-    services_by_code = {s.code: s.name for s in Service.objects.filter(code=view.row.get("service"))}
+    service = Service.objects.filter(code=view.row.get("service")).first()
+    # SPEC 2: a sensitive service is never named to others, here the reviewing admin included.
+    row_service = "" if service is None else "A sensitive service" if service.sensitive else service.name
     return render(request, "feeds/review.html", {
-        "view": view, "form": form, "row_service": services_by_code.get(view.row.get("service"), ""),
+        "view": view, "form": form, "row_service": row_service,
         "row_sex": dict(Child.Sex.choices).get(view.row.get("sex"), "Not known"),
     }, status=400 if form.errors else 200)
 

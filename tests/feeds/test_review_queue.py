@@ -97,3 +97,10 @@ def test_no_choice_is_explained_on_the_form(admin, queued):
 def test_the_queue_lists_open_rows_of_the_admins_area(admin, queued, organisation):
     body = admin.get(reverse("feeds:reviews")).content.decode()
     assert organisation.name in body and "EXT-1" in body and reverse("feeds:review", args=[queued.pk]) in body
+
+
+def test_a_sensitive_service_is_not_named_on_the_review_page(admin, queued, school_nursing):
+    school_nursing.sensitive = True
+    school_nursing.save()
+    body = admin.get(reverse("feeds:review", args=[queued.pk])).content.decode()
+    assert "A sensitive service" in body and "School nursing" not in body
