@@ -9,20 +9,32 @@ from django.urls import reverse
 from children.models import Involvement
 from feeds.models import CsvUpload, MatchReview
 from tests import factories
-from tests.browser.conftest import axe_violations, chromium, page  # noqa: F401 (fixtures)
+from tests.browser.conftest import axe_violations
 from tests.conftest import verified_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def sign_in(page, live_server, user):  # noqa: F811
+@pytest.fixture
+def organisation(db):
+    org = factories.OrganisationFactory(name="Riverside Health Trust")
+    org.services.add(factories.ServiceFactory(code="school-nursing", name="School nursing"))
+    return org
+
+
+@pytest.fixture
+def la_admin(organisation):
+    return factories.LAAdminFactory(local_authority=organisation.local_authority).user
+
+
+def sign_in(page, live_server, user):
     client = verified_login(Client(), user)
     page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
                                "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_server.url}])
 
 
 @pytest.fixture
-def admin_page(page, live_server, organisation, la_admin):  # noqa: F811
+def admin_page(page, live_server, organisation, la_admin):
     sign_in(page, live_server, la_admin)
     return page
 
