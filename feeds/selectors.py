@@ -47,7 +47,7 @@ def merges_for(authorities) -> QuerySet[ChildMerge]:
 def uploads_visible_to(user, authorities) -> QuerySet[CsvUpload]:
     return CsvUpload.objects.filter(
         Q(uploaded_by=user) | Q(organisation__local_authority__in=authorities)
-    ).select_related("organisation").distinct()
+    ).select_related("organisation").defer("content")
 
 
 @dataclass

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit import services as audit
@@ -151,7 +151,11 @@ def _attach(review: MatchReview, child: Child, *, user, context: RequestContext,
         ended_on=row.get("ended_on"), contact_phone=row["contact_phone"], contact_email=row["contact_email"],
         external_id=review.external_id, last_confirmed_at=now, created_at=now,
     )
-    bulk.insert([involvement], with_ids=True)  # no signals: the history is written just below
+    try:
+        with transaction.atomic():
+            bulk.insert([involvement], with_ids=True)  # no signals: the history is written just below
+    except IntegrityError:
+        raise ValidationError("The source sent this row again at the same moment; reload the page.") from None
     history.write([history.entry(old=None, new=involvement, context=context, now=now,
                                  additional_data={"source": "feed.review", "review_id": review.pk})])
     Child.objects.filter(pk=child.pk).update(last_activity_at=now)

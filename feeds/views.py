@@ -282,7 +282,8 @@ def upload_template(request):
 
 
 def _upload_for(request, pk) -> CsvUpload:
-    item = get_object_or_404(CsvUpload.objects.select_related("organisation"), pk=pk)
+    # Never the file itself: the status endpoint is polled every second or two.
+    item = get_object_or_404(CsvUpload.objects.select_related("organisation").defer("content"), pk=pk)
     access.require_upload_access(request.user, item)
     return item
 
@@ -301,7 +302,6 @@ def upload_detail(request, pk):
         return redirect("feeds:upload_detail", pk=item.pk)
     with transaction.atomic():
         _audit(request, "feed.csv.view", upload_id=item.pk, organisation_id=item.organisation_id)
-    item.refresh_from_db()
     return render(request, "feeds/upload_detail.html", {
         "upload": item, "errors": item.errors[:200], "status_url": reverse("feeds:upload_status", args=[item.pk]),
     })
