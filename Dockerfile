@@ -8,6 +8,7 @@ COPY children ./children
 COPY practitioners ./practitioners
 COPY audit ./audit
 COPY housekeeping ./housekeeping
+COPY feeds ./feeds
 RUN pip install --no-cache-dir -c constraints.txt .
 COPY . .
 RUN useradd --system --home /var/lib/signpost signpost && mkdir -p /var/lib/signpost && chown signpost /var/lib/signpost

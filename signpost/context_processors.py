@@ -11,6 +11,8 @@ NAVIGATION = [
     ("My access requests", "practitioners:my_requests", roles.PRACTITIONER),
     ("LA admin console", "practitioners:console", roles.LA_ADMIN),
     ("Audit log", "audit:events", roles.AUDITOR),
+    ("Data feeds", "feeds:home", roles.LA_ADMIN),
+    ("Upload involvements", "feeds:upload", roles.PRACTITIONER),
     ("Sign-in security", "two_factor:profile", None),  # every role signs in with a second factor
 ]
 

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "children",
     "audit",
     "housekeeping",
+
+    "feeds",
 ]
 
 MIDDLEWARE = [
@@ -267,6 +269,15 @@ TRAINING_VALID_FOR = timedelta(days=env.int("TRAINING_VALID_DAYS", default=3 * 3
 SEARCH_RESULT_CAP = env.int("SEARCH_RESULT_CAP", default=20)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=500)  # children deleted per transaction
 ACCESS_REMINDER_DAYS = env.int("ACCESS_REMINDER_DAYS", default=30)  # warn this long before access lapses
+
+# Source-system feeds (SPEC 6): rows per API call, failed-token throttle, CSV limits,
+# and when an open involvement counts as stale on the data-quality dashboard.
+FEED_BATCH_SIZE = env.int("FEED_BATCH_SIZE", default=1000)
+FEED_TOKEN_FAILURE_LIMIT = env.int("FEED_TOKEN_FAILURE_LIMIT", default=20)
+FEED_TOKEN_LOCKOUT_MINUTES = env.int("FEED_TOKEN_LOCKOUT_MINUTES", default=15)
+FEED_CSV_MAX_BYTES = env.int("FEED_CSV_MAX_MB", default=20) * 1024 * 1024
+FEED_CSV_MAX_ROWS = env.int("FEED_CSV_MAX_ROWS", default=100_000)
+FEED_STALE_MONTHS = env.int("FEED_STALE_MONTHS", default=6)
 
 # Application logs never carry personal data: only ids and event names.
 LOGGING = {

@@ -19,4 +19,6 @@ urlpatterns = [
     path("practitioners/", include("practitioners.urls")),
 
     path("audit/", include("audit.urls")),
+    path("api/v1/", include(("feeds.api_urls", "feeds-api"))),
+    path("feeds/", include("feeds.urls")),
 ]
