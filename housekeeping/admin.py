@@ -1,22 +1,7 @@
 from django.contrib import admin
 
+from audit.admin import ReadOnlyAdmin  # records of what happened: nobody edits them here
 from housekeeping.models import AccessReminder, JobRun
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A record of what happened: nobody edits it from the admin."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(JobRun)
