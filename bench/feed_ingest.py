@@ -160,7 +160,7 @@ def main():
     parser.add_argument("--new-child-rows", type=int, default=5_000)
     parser.add_argument("--practitioners", type=int, default=0,
                         help="active practitioner accounts per organisation: each new open involvement then "
-                             "grants each of them access (practitioners.services.sync_involvement_grants)")
+                             "grants each of them access (practitioners.services.sync_grants_for_involvements)")
     parser.add_argument("--clients", type=int, default=1,
                         help="concurrent clients (processes), each an organisation with its own token")
     parser.add_argument("--profile", choices=["identifier", "unchanged", "updated", "new-child"],

@@ -352,7 +352,10 @@ class _Ingest:
         ).values_list("involvement_id", flat=True)) if self.updated else set()
         changing = [i for i in self.created + self.updated
                     if (i.ended_on is None and staffed) or i.pk in ended_with_grants]
-        sync_grants_for_involvements(involvements=changing, context=self.context)
+        sync_grants_for_involvements(involvements=changing, context=self.context, write_history=self._grant_history)
+
+    def _grant_history(self, grants):
+        history.write([history.entry(old=None, new=grant, context=self.context) for grant in grants])
 
 
 def _current_id(pk: int, status: str, merged_into_id: int | None) -> int:

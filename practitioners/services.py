@@ -106,13 +106,16 @@ def sync_involvement_grants(*, involvement, context: RequestContext) -> int:
 
 
 @transaction.atomic
-def sync_grants_for_involvements(*, involvements, context: RequestContext, now=None) -> int:
+def sync_grants_for_involvements(*, involvements, context: RequestContext, now=None, write_history=None) -> int:
     """``sync_involvement_grants`` for many involvements at once (feed batches): the same grants,
     guardian permissions, change history and audit events, written per batch instead of per grant.
 
     Each involvement needs ``organisation_id`` and ``child_id`` (instances are not loaded). Events
     come in the order of the involvements given, each involvement's as the single path orders them,
     in one ``audit.record_events`` write. Returns how many grants changed.
+
+    ``write_history(grants)``: writes the new grants' change history (a bulk writer, e.g. feeds'
+    ``history``); by default each grant's ``post_save`` is sent, as a single create would.
     """
     involvements = list(involvements)
     if not involvements:
@@ -146,9 +149,12 @@ def sync_grants_for_involvements(*, involvements, context: RequestContext, now=N
     if not revoking and not new_grants:
         return 0
     AccessGrant.objects.bulk_create(new_grants)
-    for grant in new_grants:  # change history, as the per-grant create's post_save writes it
-        post_save.send(sender=AccessGrant, instance=grant, created=True, update_fields=None, raw=False,
-                       using=grant._state.db)
+    if write_history is not None:
+        write_history(new_grants)
+    else:
+        for grant in new_grants:  # change history, as the per-grant create's post_save writes it
+            post_save.send(sender=AccessGrant, instance=grant, created=True, update_fields=None, raw=False,
+                           using=grant._state.db)
     permission = Permission.objects.get(content_type__app_label="children", codename=VIEW_CHILD_CODENAME)
     ChildUserObjectPermission.objects.bulk_create(
         [ChildUserObjectPermission(user_id=g.practitioner.user_id, permission=permission,
