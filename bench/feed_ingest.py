@@ -12,7 +12,7 @@ throttling, validation, matching, writes, history and audit, without a network.
 Scenarios, each timed end to end:
   identifier  new involvements for existing children matched by NHS number (the SPEC 7 target)
   unchanged   the same batches again: every row ``unchanged``
-  updated     the same rows with an end date: every row ``updated`` (grants synced per row)
+  updated     the same rows with an end date: every row ``updated`` (grants revoked per batch)
   new-child   rows nobody matches: demographic search, then a new child record per row
 """
 
