@@ -12,7 +12,7 @@ throttling, validation, matching, writes, history and audit, without a network.
 Scenarios, each timed end to end:
   identifier  new involvements for existing children matched by NHS number (the SPEC 7 target)
   unchanged   the same batches again: every row ``unchanged``
-  updated     the same rows with an end date: every row ``updated`` (grants synced per row)
+  updated     the same rows with an end date: every row ``updated`` (grants revoked per batch)
   new-child   rows nobody matches: demographic search, then a new child record per row
 """
 
@@ -160,7 +160,7 @@ def main():
     parser.add_argument("--new-child-rows", type=int, default=5_000)
     parser.add_argument("--practitioners", type=int, default=0,
                         help="active practitioner accounts per organisation: each new open involvement then "
-                             "grants each of them access (practitioners.services.sync_involvement_grants)")
+                             "grants each of them access (practitioners.services.sync_grants_for_involvements)")
     parser.add_argument("--clients", type=int, default=1,
                         help="concurrent clients (processes), each an organisation with its own token")
     parser.add_argument("--profile", choices=["identifier", "unchanged", "updated", "new-child"],

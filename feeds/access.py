@@ -1,8 +1,7 @@
-"""Who may use the feed pages, composed only from ``practitioners.permissions``.
+"""The feed services' checks, as PermissionDenied: each decided by ``practitioners.permissions``.
 
-LA admins (verified second factor) manage tokens, review queue, merges and the
-dashboard for their own authorities; an active, vetted practitioner may upload a
-CSV for their own organisation. Checked on every request.
+Pages are guarded by ``practitioners.decorators`` (see ``feeds.views``); services check
+again here, whoever calls them, on every request.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -12,10 +11,14 @@ from practitioners import permissions
 from practitioners.models import LocalAuthority, Organisation
 
 
-def la_admin_authorities(user) -> QuerySet[LocalAuthority]:
-    """The authorities ``user`` administers; PermissionDenied without the role or a verified second factor."""
+def _require_second_factor(user) -> None:
     if not permissions.second_factor_verified(user):
         raise PermissionDenied("Sign in with your second factor to use this page.")
+
+
+def la_admin_authorities(user) -> QuerySet[LocalAuthority]:
+    """The authorities ``user`` administers; PermissionDenied without the role or a verified second factor."""
+    _require_second_factor(user)
     authorities = permissions.administered_authorities(user)
     if not authorities.exists():
         raise PermissionDenied("Only LA admins can use this page.")
@@ -23,37 +26,21 @@ def la_admin_authorities(user) -> QuerySet[LocalAuthority]:
 
 
 def require_admin_of(user, local_authority_id: int) -> None:
-    if not la_admin_authorities(user).filter(pk=local_authority_id).exists():
+    _require_second_factor(user)
+    if not permissions.administers_authority_id(user, local_authority_id):
         raise PermissionDenied("This belongs to another local authority.")
 
 
-def is_la_admin(user) -> bool:
-    try:
-        la_admin_authorities(user)
-    except PermissionDenied:
-        return False
-    return True
-
-
 def upload_organisations(user) -> QuerySet[Organisation]:
-    """Organisations ``user`` may upload a CSV for: every one in their authorities for an LA admin,
-    their own for a vetted practitioner. PermissionDenied when none."""
-    if not permissions.second_factor_verified(user):
-        raise PermissionDenied("Sign in with your second factor to use this page.")
-    organisations = Organisation.objects.none()
-    if is_la_admin(user):
-        organisations = Organisation.objects.filter(local_authority__in=permissions.administered_authorities(user))
-    if permissions.may_search(user):
-        own = permissions.practitioner_of(user).organisation_id
-        organisations = organisations | Organisation.objects.filter(pk=own)
+    """Organisations ``user`` may upload a CSV for; PermissionDenied when none."""
+    _require_second_factor(user)
+    organisations = permissions.upload_organisations(user)
     if not organisations.exists():
         raise PermissionDenied("Only LA admins and active practitioners can upload involvements.")
-    return organisations.select_related("local_authority").distinct().order_by("name")
+    return organisations
 
 
 def require_upload_access(user, upload) -> None:
-    """The uploader (while still allowed to upload for that organisation), or an LA admin of its authority."""
-    allowed = upload_organisations(user)
-    if upload.uploaded_by_id == user.pk and allowed.filter(pk=upload.organisation_id).exists():
-        return
-    require_admin_of(user, upload.organisation.local_authority_id)
+    _require_second_factor(user)
+    if not permissions.may_see_upload(user, upload):
+        raise PermissionDenied("This upload belongs to another organisation.")

@@ -65,7 +65,7 @@ def diff(old, new, *, _naive=None) -> dict:
     changes = {}
     for name, attname, kind in fields:
         before, after = _value(old, attname, kind, naive), _value(new, attname, kind, naive)
-        if before != after:
+        if old is None or before != after:  # auditlog lists every field of a created object, None ones too
             changes[name] = [mask(before), mask(after)] if name in masked else [before, after]
     return changes
 

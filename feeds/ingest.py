@@ -34,7 +34,7 @@ from feeds import bulk, history, matching
 from feeds.models import FeedBatch, MatchReview
 from feeds.serializers import InvolvementRowSerializer, row_to_json
 from practitioners.models import AccessGrant, Practitioner, Service
-from practitioners.services import sync_involvement_grants
+from practitioners.services import sync_grants_for_involvements
 
 logger = logging.getLogger(__name__)
 
@@ -342,17 +342,20 @@ class _Ingest:
         return {"source": f"feed.{self.source}", "organisation_id": self.organisation.pk, "batch_id": self.batch.pk}
 
     def _sync_grants(self):
-        """Grants follow involvements (``practitioners.services.sync_involvement_grants``), called for
-        every involvement where it can change something: an open one when the organisation has an
-        active practitioner (checked once per batch), an ended one that still has live grants."""
+        """Grants follow involvements (``practitioners.services.sync_grants_for_involvements``, the batch
+        form of ``sync_involvement_grants``), for every involvement where it can change something: an
+        open one when the organisation has an active practitioner (checked once per batch), an ended one
+        that still has live grants."""
         staffed = Practitioner.objects.active().filter(organisation=self.organisation).exists()
         ended_with_grants = set(AccessGrant.objects.live().filter(
             involvement__in=[i.pk for i in self.updated if i.ended_on is not None]
         ).values_list("involvement_id", flat=True)) if self.updated else set()
-        for involvement in self.created + self.updated:
-            if (involvement.ended_on is None and staffed) or involvement.pk in ended_with_grants:
-                involvement.organisation = self.organisation
-                sync_involvement_grants(involvement=involvement, context=self.context)
+        changing = [i for i in self.created + self.updated
+                    if (i.ended_on is None and staffed) or i.pk in ended_with_grants]
+        sync_grants_for_involvements(involvements=changing, context=self.context, write_history=self._grant_history)
+
+    def _grant_history(self, grants):
+        history.write([history.entry(old=None, new=grant, context=self.context) for grant in grants])
 
 
 def _current_id(pk: int, status: str, merged_into_id: int | None) -> int:

@@ -9,7 +9,6 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
@@ -21,38 +20,37 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit import services as audit
 from audit.context import RequestContext
-from audit.models import AccessEvent
 from children.models import Child
 from feeds import access, csv_format, merging, selectors, services
 from feeds.forms import IssueTokenForm, MergeForm, QualityForm, ReviewDecisionForm, UploadForm
 from feeds.models import ChildMerge, CsvUpload, MatchReview, OrganisationToken
+from practitioners import permissions, roles
+from practitioners.decorators import refuse, role_required, signed_in_required
 from practitioners.models import Service
 
 
-def _refused(request, exc):
-    audit.record_event(action="feed.page.denied", context=RequestContext.of(request),
-                       outcome=AccessEvent.Outcome.DENIED, reason=str(exc)[:200], details={"path": request.path})
-
-
-def _guarded(check):
-    """Anonymous -> login; ``check(user)`` raising PermissionDenied -> 403 with a denied event."""
+def _feed_page(guard, scope, refusal: str):
+    """``guard`` (a ``practitioners.decorators`` guard) first; then ``scope(user)``, what this user may touch,
+    as ``request.feed_scope`` (none -> refused); a PermissionDenied from the view (another authority's
+    object) -> the refused page. Every refusal of a signed-in user is audited (``access.refused``)."""
     def decorator(view):
         @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+        def scoped(request, *args, **kwargs):
+            request.feed_scope = scope(request.user)
+            if not request.feed_scope.exists():
+                return refuse(request, why="wrong_role", title="You cannot use this page", message=refusal)
             try:
-                request.feed_scope = check(request.user)
                 return view(request, *args, **kwargs)
             except PermissionDenied as exc:
-                _refused(request, exc)
-                raise
-        return never_cache(wrapper)
+                return refuse(request, why="not_theirs", title="You cannot use this page", message=str(exc))
+        return never_cache(guard(scoped))
     return decorator
 
 
-la_admin_page = _guarded(access.la_admin_authorities)
-uploader_page = _guarded(access.upload_organisations)
+la_admin_page = _feed_page(role_required(roles.LA_ADMIN), permissions.administered_authorities,
+                           "This page is for LA admins only.")
+uploader_page = _feed_page(signed_in_required, permissions.upload_organisations,
+                           "Only LA admins and active practitioners can upload involvements.")
 
 
 def _posted(request, part="POST"):
@@ -262,7 +260,7 @@ def upload(request):
         return redirect("feeds:upload_detail", pk=item.pk)
     with transaction.atomic():
         _audit(request, "feed.csv.form")
-        authorities = access.la_admin_authorities(request.user) if access.is_la_admin(request.user) else []
+        authorities = permissions.administered_authorities(request.user)
         recent = list(selectors.uploads_visible_to(request.user, authorities)[:20])
     return render(request, "feeds/upload.html", {
         "form": form, "columns": csv_format.COLUMNS, "services": Service.objects.filter(

@@ -59,6 +59,21 @@ def _second_factor_gate(request):
     return None
 
 
+def signed_in_required(view):
+    """Steps 1-3 only: for a page open to several roles, whose view then asks ``permissions`` which of
+    its things this user may touch and refuses (``refuse``) when none (e.g. feeds' CSV uploads: an LA
+    admin or a vetted practitioner)."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        refusal = _second_factor_gate(request)
+        if refusal is not None:
+            return refusal
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
 def _not_vetted_message(user) -> tuple[str, str]:
     practitioner = permissions.practitioner_of(user)
     if practitioner is None or not roles.has_role(user, roles.PRACTITIONER):

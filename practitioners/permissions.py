@@ -12,7 +12,7 @@ from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from practitioners import roles
-from practitioners.models import AccessGrant, LocalAuthority, Practitioner
+from practitioners.models import AccessGrant, LocalAuthority, Organisation, Practitioner
 
 VIEW_CHILD = "children.view_child"
 
@@ -236,3 +236,26 @@ def require_may_break_glass(practitioner: Practitioner, child) -> None:
         raise NotVetted("Only active, vetted practitioners with a second factor can use emergency access.")
     if child.status != child.Status.ACTIVE:
         raise PermissionDenied("This record is no longer active.")
+
+
+# -- source-system feeds (issue 7) ---------------------------------------------------------------------------------
+
+def administers_authority_id(user, local_authority_id: int) -> bool:
+    """``administers`` for an id: feeds' tokens, review items, merges and uploads name their LA by id."""
+    return administered_authorities(user).filter(pk=local_authority_id).exists()
+
+
+def upload_organisations(user) -> QuerySet[Organisation]:
+    """Organisations ``user`` may upload involvements (a CSV) for: every one in the authorities they
+    administer, and their own when they are an active, vetted practitioner. Empty for anyone else."""
+    organisations = Organisation.objects.filter(local_authority__in=administered_authorities(user))
+    if may_search(user):
+        organisations = organisations | Organisation.objects.filter(pk=practitioner_of(user).organisation_id)
+    return organisations.select_related("local_authority").distinct().order_by("name")
+
+
+def may_see_upload(user, upload) -> bool:
+    """The uploader (while still allowed to upload for that organisation), or an LA admin of its authority."""
+    if upload.uploaded_by_id == user.pk and upload_organisations(user).filter(pk=upload.organisation_id).exists():
+        return True
+    return administers_authority_id(user, upload.organisation.local_authority_id)

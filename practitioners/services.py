@@ -9,17 +9,26 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 from rest_framework.authtoken.models import Token
 
 from audit import services as audit
 from audit.context import RequestContext
+from children.models import Child
 from practitioners import permissions, roles
-from practitioners.models import AccessGrant, AccessRequest, Practitioner, PractitionerStatusChange, UserSession
+from practitioners.models import (
+    AccessGrant,
+    AccessRequest,
+    ChildUserObjectPermission,
+    Practitioner,
+    PractitionerStatusChange,
+    UserSession,
+)
 
 VIEW_CHILD_CODENAME = "view_child"
 # An involvement grant lasts while the involvement is open; it is ended when the
@@ -94,6 +103,92 @@ def sync_involvement_grants(*, involvement, context: RequestContext) -> int:
         )
         changed += 1
     return changed
+
+
+@transaction.atomic
+def sync_grants_for_involvements(*, involvements, context: RequestContext, now=None, write_history=None) -> int:
+    """``sync_involvement_grants`` for many involvements at once (feed batches): the same grants,
+    guardian permissions, change history and audit events, written per batch instead of per grant.
+
+    Each involvement needs ``organisation_id`` and ``child_id`` (instances are not loaded). Events
+    come in the order of the involvements given, each involvement's as the single path orders them,
+    in one ``audit.record_events`` write. Returns how many grants changed.
+
+    ``write_history(grants)``: writes the new grants' change history (a bulk writer, e.g. feeds'
+    ``history``); by default each grant's ``post_save`` is sent, as a single create would.
+    """
+    involvements = list(involvements)
+    if not involvements:
+        return 0
+    now = now or timezone.now()
+    ended = [i for i in involvements if i.ended_on is not None]
+    live = AccessGrant.objects.live(now=now).select_for_update().filter(involvement__in=[i.pk for i in involvements])
+    existing: dict[int, list[AccessGrant]] = {}
+    for grant in live.order_by("pk"):
+        existing.setdefault(grant.involvement_id, []).append(grant)
+    revoking = [g for i in ended for g in existing.get(i.pk, [])]
+    if revoking:
+        AccessGrant.objects.filter(pk__in=[g.pk for g in revoking]).update(revoked_at=now)
+    staff: dict[int, list[Practitioner]] = {}
+    open_org_ids = {i.organisation_id for i in involvements if i.ended_on is None}
+    for practitioner in Practitioner.objects.active().filter(organisation_id__in=open_org_ids).select_related(
+            "user", "organisation"):
+        staff.setdefault(practitioner.organisation_id, []).append(practitioner)
+    new_grants: list[AccessGrant] = []
+    for involvement in involvements:
+        if involvement.ended_on is not None:
+            continue
+        have = {g.practitioner_id for g in existing.get(involvement.pk, [])}
+        for practitioner in staff.get(involvement.organisation_id, []):
+            if practitioner.pk not in have:
+                new_grants.append(AccessGrant(
+                    practitioner=practitioner, child_id=involvement.child_id, source=AccessGrant.Source.INVOLVEMENT,
+                    reason=f"{practitioner.organisation.name} is working with this child", expires_at=OPEN_ENDED,
+                    involvement_id=involvement.pk,
+                ))
+    if not revoking and not new_grants:
+        return 0
+    AccessGrant.objects.bulk_create(new_grants)
+    if write_history is not None:
+        write_history(new_grants)
+    else:
+        for grant in new_grants:  # change history, as the per-grant create's post_save writes it
+            post_save.send(sender=AccessGrant, instance=grant, created=True, update_fields=None, raw=False,
+                           using=grant._state.db)
+    permission = Permission.objects.get(content_type__app_label="children", codename=VIEW_CHILD_CODENAME)
+    ChildUserObjectPermission.objects.bulk_create(
+        [ChildUserObjectPermission(user_id=g.practitioner.user_id, permission=permission,
+                                   content_object_id=g.child_id) for g in new_grants], ignore_conflicts=True)
+    _drop_permissions_without_live_grants(revoking, permission=permission, now=now)
+    children = Child.objects.only("reference", "local_authority_id", "shielded").in_bulk(
+        {g.child_id for g in revoking} | {g.child_id for g in new_grants})
+    order = {i.pk: n for n, i in enumerate(involvements)}
+    events = [(order[g.involvement_id], 0, {
+        "action": "grant.revoke", "child": children[g.child_id], "reason": "Involvement ended",
+        "details": {"grant_id": g.pk, "practitioner_id": g.practitioner_id, "source": g.source}}) for g in revoking]
+    events += [(order[g.involvement_id], 1, {
+        "action": f"grant.{g.source}", "child": children[g.child_id], "reason": g.reason,
+        "details": {"grant_id": g.pk, "practitioner_id": g.practitioner_id, "expires_at": g.expires_at.isoformat()}})
+        for g in new_grants]
+    audit.record_events(context=context, events=[e for _, _, e in sorted(events, key=lambda e: e[:2])])
+    return len(revoking) + len(new_grants)
+
+
+def _drop_permissions_without_live_grants(revoked: list[AccessGrant], *, permission, now) -> None:
+    """The batch form of ``_drop_permission_unless_other_grants``."""
+    pairs = {(g.practitioner_id, g.child_id): g.practitioner.user_id for g in revoked}
+    if not pairs:
+        return
+    still = set(AccessGrant.objects.live(now=now).filter(
+        practitioner_id__in={p for p, _ in pairs}, child_id__in={c for _, c in pairs},
+    ).values_list("practitioner_id", "child_id"))
+    by_user: dict[int, set[int]] = {}
+    for (practitioner_id, child_id), user_id in pairs.items():
+        if (practitioner_id, child_id) not in still:
+            by_user.setdefault(user_id, set()).add(child_id)
+    for user_id, child_ids in by_user.items():
+        ChildUserObjectPermission.objects.filter(user_id=user_id, permission=permission,
+                                                 content_object_id__in=child_ids).delete()
 
 
 # --- Practitioner lifecycle -------------------------------------------------------------

@@ -10,6 +10,7 @@ Nothing here needs a request, a user or the audit log: the search service adds
 those, and feed ingest calls ``match`` directly.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -62,18 +63,24 @@ def block_limit() -> int:
     return settings.SEARCH_BLOCK_LIMIT
 
 
-def match(query: Query, *, mode: str = AUTO, respect_shielding: bool = True) -> list[Candidate]:
+def match(query: Query, *, mode: str = AUTO, respect_shielding: bool = True,
+          shielded_unlocated: bool = False) -> list[Candidate]:
     """Every candidate scoring at least ``scoring.POSSIBLE``, best first (no cap)."""
-    return search(query, mode=mode, cap=None, respect_shielding=respect_shielding).candidates
+    return search(query, mode=mode, cap=None, respect_shielding=respect_shielding,
+                  shielded_unlocated=shielded_unlocated).candidates
 
 
-def search(query: Query, *, mode: str = AUTO, cap=..., respect_shielding: bool = True) -> SearchOutcome:
+def search(query: Query, *, mode: str = AUTO, cap=..., respect_shielding: bool = True,
+           shielded_unlocated: bool = False) -> SearchOutcome:
     """Run the stages ``mode`` asks for and rank the result.
 
     ``cap`` (default ``SEARCH_RESULT_CAP``; ``None`` for no cap): when more candidates
     than this match, none are listed and ``too_many`` is set, so the searcher adds detail.
     ``respect_shielding``: a shielded child is matched only on the fields anyone may see,
     and never by a query that gives a postcode (searchers always get this).
+    ``shielded_unlocated`` (with ``respect_shielding``): a query that gives a postcode still matches
+    shielded children, on everything but their location (feed ingest: the sending organisation
+    knows where the child lives; a searcher must not learn it).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
@@ -81,11 +88,11 @@ def search(query: Query, *, mode: str = AUTO, cap=..., respect_shielding: bool =
     limit = block_limit()
     used = PLAIN if mode in (AUTO, PLAIN) else FUZZY
     blocks = blocking.plain_blocks(query, limit) if used == PLAIN else blocking.fuzzy_blocks(query, limit)
-    ranked = rank(query, blocks.ids, respect_shielding=respect_shielding)
+    ranked = rank(query, blocks.ids, respect_shielding=respect_shielding, shielded_unlocated=shielded_unlocated)
     if mode == AUTO and not ranked:
         used = FUZZY
         blocks = blocking.fuzzy_blocks(query, limit)
-        ranked = rank(query, blocks.ids, respect_shielding=respect_shielding)
+        ranked = rank(query, blocks.ids, respect_shielding=respect_shielding, shielded_unlocated=shielded_unlocated)
     too_many = cap is not None and len(ranked) > cap
     return SearchOutcome(
         candidates=[] if too_many else ranked, mode=used, matched=len(ranked), too_many=too_many,
@@ -93,7 +100,8 @@ def search(query: Query, *, mode: str = AUTO, cap=..., respect_shielding: bool =
     )
 
 
-def rank(query: Query, child_ids, *, respect_shielding: bool = True) -> list[Candidate]:
+def rank(query: Query, child_ids, *, respect_shielding: bool = True,
+         shielded_unlocated: bool = False) -> list[Candidate]:
     """Score these children against the query; those at least ``POSSIBLE``, best first.
 
     Scores from plain columns (no model instances); loads the survivors as Child objects.
@@ -101,7 +109,7 @@ def rank(query: Query, child_ids, *, respect_shielding: bool = True) -> list[Can
     if not child_ids:
         return []
     ids = sorted(child_ids)
-    shielded_filter = " AND shielded = %s" if respect_shielding and query.postcode else ""
+    shielded_filter = " AND shielded = %s" if respect_shielding and query.postcode and not shielded_unlocated else ""
     rows = _fetch(
         f"SELECT id, date_of_birth, sex, nhs_number, upn, postcode, shielded FROM {Child._meta.db_table} "
         f"WHERE status = %s AND id IN ({_marks(ids)}){shielded_filter}",
@@ -121,6 +129,7 @@ def rank(query: Query, child_ids, *, respect_shielding: bool = True) -> list[Can
                 f"SELECT child_id, postcode FROM {Address._meta.db_table} WHERE child_id IN ({_marks(ids)})", ids):
             previous.setdefault(child_id, []).append(postcode)
     scored = {}
+    unlocated = dataclasses.replace(query, postcode="", postcode_kind="")  # for shielded_unlocated
     for pk, dob, sex, nhs_number, upn, postcode, shielded in rows:
         hidden = respect_shielding and shielded  # matched only on what anyone may see
         stored = scoring.StoredChild(
@@ -129,7 +138,8 @@ def rank(query: Query, child_ids, *, respect_shielding: bool = True) -> list[Can
             previous_postcodes=() if hidden else tuple(p for p in previous.get(pk, ()) if p != postcode),
             names=tuple(stored_names.get(pk, ())),
         )
-        value, reasons = scoring.score(query, stored)
+        # A hidden location is neither evidence for nor against (only shielded_unlocated lets one through).
+        value, reasons = scoring.score(unlocated if hidden else query, stored)
         if value >= scoring.POSSIBLE:
             scored[pk] = (value, tuple(reasons))
     children = Child.objects.filter(pk__in=list(scored)).select_related("local_authority")

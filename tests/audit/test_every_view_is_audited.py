@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -21,6 +22,8 @@ from rest_framework.authtoken.models import Token
 from audit.context import RequestContext
 from audit.models import AccessEvent
 from audit.services import record_event
+from feeds import csv_format, merging
+from feeds.models import CsvUpload, MatchReview, OrganisationToken
 from practitioners import roles
 from practitioners.models import AccessGrant, AccessRequest, Practitioner
 from practitioners.services import grant_access, sync_involvement_grants
@@ -34,7 +37,8 @@ class Audited:
     method: str = "get"
     url: Callable | None = None  # world -> URL, for patterns with arguments and ``ns:*`` entries
     data: Callable = field(default=lambda world: {})
-    auth: str = "session"  # "session": signed in with a verified second factor; "token": the user's API token
+    auth: str = "session"  # "session": signed in with a verified second factor; "token": the user's API token;
+    # "feed": an organisation's feed token, the raw key at ``world[user]``, sending ``data`` as JSON
     why: str = ""  # why one request writes more than one event
 
     def __post_init__(self):
@@ -88,6 +92,27 @@ def new_address(world) -> dict:
 
 def approval(world) -> dict:
     return {"decision": "approve", **date_input("expires_on", timezone.localdate() + timedelta(days=30))}
+
+
+def feed_row(world, external_id: str) -> dict:
+    """A row from the involved organisation's system about the world's child (found by NHS number)."""
+    child = world["child"]
+    return {"external_id": external_id, "given_names": child.given_names, "family_name": child.family_name,
+            "date_of_birth": child.date_of_birth.isoformat(), "sex": child.sex, "nhs_number": child.nhs_number,
+            "postcode": "W6 9LA", "service": world["involvement"].service.code, "started_on": "2024-09-02",
+            "contact_phone": "020 7946 0000", "contact_email": ""}
+
+
+def csv_file(world) -> dict:
+    row = feed_row(world, "CSV-1")
+    body = csv_format.write_rows(csv_format.COLUMN_NAMES, [[row.get(name, "") for name in csv_format.COLUMN_NAMES]])
+    return {"organisation": world["involvement"].organisation.pk,
+            "file": SimpleUploadedFile("involvements.csv", body.encode(), content_type="text/csv")}
+
+
+def merge_pair(world, **more) -> dict:
+    return {"merged_reference": world["duplicate"].reference, "into_reference": world["keep"].reference,
+            "reason": "Same child: the school and the GP registered her separately", **more}
 
 
 END_INVOLVEMENT = on_child("children:end_involvement", involvement_id=lambda w: w["involvement"].pk)
@@ -186,6 +211,59 @@ AUDITED = {
                 url=on("practitioners:review_break_glass", "break_glass"),
                 data=lambda w: {"outcome": "justified", "comment": "Confirmed with the police"}),
     ),
+
+    # Feeds (feeds.views): LA admin pages audit through feeds' services or audit the page read in the same
+    # transaction; the review page's POST first opens the review (so the form can check the decision
+    # against the candidates it showed), then writes the decision.
+    "feeds:home": Audited("feed.hub.view", "la_admin"),
+    "feeds:tokens": (
+        Audited("feed.token.list", "la_admin"),
+        Audited("feed.token.issue", "la_admin", method="post",
+                data=lambda w: {"organisation": w["involvement"].organisation.pk, "name": "School MIS export"}),
+    ),
+    "feeds:token_rotate": Audited(("feed.token.revoke_rotated", "feed.token.rotate"), "la_admin", method="post",
+                                  url=on("feeds:token_rotate", "feed_token"),
+                                  why="rotating revokes the old token and issues its replacement, each audited"),
+    "feeds:token_revoke": (
+        Audited("feed.token.view", "la_admin", url=on("feeds:token_revoke", "feed_token")),
+        Audited("feed.token.revoke", "la_admin", method="post", url=on("feeds:token_revoke", "feed_token")),
+    ),
+    "feeds:reviews": Audited("feed.review.list", "la_admin"),
+    "feeds:review": (
+        Audited("feed.review.view", "la_admin", url=on("feeds:review", "review")),
+        Audited(("feed.review.view", "grant.involvement", "feed.review.same_child"), "la_admin", method="post",
+                url=on("feeds:review", "review"), data=lambda w: {"decision": str(w["child"].pk)},
+                why=f"the decision is checked against the candidates the review shows (opened, so audited), and "
+                    f"the involvement it adds grants the organisation's practitioner: {A_GRANT_IS_AN_EVENT}"),
+    ),
+    "feeds:merges": Audited("child.merge.list", "la_admin"),
+    "feeds:merge": (
+        Audited("child.merge.form", "la_admin"),
+        Audited("child.merge.preview", "la_admin", method="post", data=merge_pair),  # both records side by side
+        Audited("child.merge", "la_admin", method="post", data=lambda w: merge_pair(w, confirm="yes")),
+    ),
+    "feeds:merge_undo": Audited("child.unmerge", "la_admin", method="post", url=on("feeds:merge_undo", "merge")),
+    "feeds:quality": Audited("feed.quality.view", "la_admin"),
+    # CSV uploads: a practitioner for their own organisation (here the involved one).
+    "feeds:upload": (
+        Audited("feed.csv.form", "granted"),  # lists the uploads they can see
+        Audited("feed.csv.upload", "granted", method="post", data=csv_file),
+    ),
+    "feeds:upload_template": Audited("feed.csv.template", "granted"),
+    "feeds:upload_detail": (
+        Audited("feed.csv.view", "granted", url=on("feeds:upload_detail", "upload")),
+        Audited("feed.csv.commit", "granted", method="post", url=on("feeds:upload_detail", "upload"),
+                data=lambda w: {"action": "commit"}),
+        Audited("feed.csv.discard", "granted", method="post", url=on("feeds:upload_detail", "upload"),
+                data=lambda w: {"action": "discard"}),
+    ),
+    "feeds:upload_status": Audited("feed.csv.status", "granted", url=on("feeds:upload_status", "upload")),
+    "feeds:upload_errors": Audited("feed.csv.errors", "granted", url=on("feeds:upload_errors", "upload")),
+    # The organisation's system pushes rows with its feed token (feeds.ingest audits the batch once).
+    "feeds-api:involvements-bulk": Audited(
+        ("grant.involvement", "feed.bulk"), "feed_key", method="post", auth="feed",
+        data=lambda w: {"rows": [feed_row(w, "API-1")]},
+        why=f"the new involvement grants the organisation's practitioner: {A_GRANT_IS_AN_EVENT}"),
 }
 
 NOT_AUDITED = {
@@ -245,6 +323,13 @@ def world(db):
     other = factories.OrganisationFactory(local_authority=la)  # same LA, no involvement: no grants follow
     requester = factories.PractitionerFactory(organisation=other)
     emergency = factories.PractitionerFactory(organisation=other)
+    la_admin = factories.LAAdminFactory(local_authority=la).user
+    feed_key = OrganisationToken.new_key()
+    merged, kept = (factories.ChildFactory(local_authority=la, nhs_number=None, upn=None) for _ in range(2))
+    la_admin.is_verified = lambda: True  # as django-otp marks a user signed in with their second factor
+    merge = merging.merge_children(user=la_admin, merged_child=merged, into=kept, reason="Registered twice",
+                                   context=system)
+    del la_admin.is_verified
     return {
         "child": child,
         "auditor": factories.UserFactory(roles=[roles.AUDITOR]),
@@ -254,7 +339,7 @@ def world(db):
                                      outcome=AccessEvent.Outcome.DENIED),
         "granted": granted.user,
         "involvement": involvement,
-        "la_admin": factories.LAAdminFactory(local_authority=la).user,
+        "la_admin": la_admin,
         "pending": factories.PractitionerFactory(
             organisation=other, status=Practitioner.Status.PENDING, vetting_checked_on=None,
             vetting_expires_on=None, training_completed_on=None, approved_at=None),
@@ -267,6 +352,25 @@ def world(db):
             practitioner=emergency, child=child, source=AccessGrant.Source.BREAK_GLASS,
             reason="Police report the child missing overnight from home", granted_by=emergency.user,
             expires_at=timezone.now() + settings.BREAK_GLASS_WINDOW, context=system),
+        # Feeds: the involved organisation's token, a row waiting for review, a checked upload, a merge.
+        "feed_key": feed_key,
+        "feed_token": OrganisationToken.objects.create(
+            name="MIS export", organisation=involved, prefix=feed_key[:10],
+            key_hash=OrganisationToken.hash_key(feed_key)),
+        "review": MatchReview.objects.create(
+            organisation=involved, external_id="EXT-R1",
+            row={"external_id": "EXT-R1", "given_names": child.given_names, "family_name": "Kocinski",
+                 "date_of_birth": child.date_of_birth.isoformat(), "sex": child.sex, "postcode": "LS6 2AB",
+                 "service": involvement.service.code, "started_on": "2024-09-02",
+                 "contact_phone": "020 7946 0000", "contact_email": ""},
+            candidates=[{"child_id": child.pk, "score": 0.9, "reasons": ["Date of birth the same"]}]),
+        "upload": CsvUpload.objects.create(
+            organisation=involved, uploaded_by=granted.user, filename="involvements.csv", content=b"x",
+            status=CsvUpload.Status.VALIDATED, total_rows=2, valid_rows=1, error_count=1,
+            errors=[{"line": 3, "column": "date_of_birth", "message": "Enter a real date."}]),
+        "merge": merge,
+        "duplicate": factories.ChildFactory(local_authority=la, nhs_number=None, upn=None),  # registered twice
+        "keep": factories.ChildFactory(local_authority=la),
     }
 
 
@@ -277,9 +381,12 @@ CASES = [(name, case) for name, entry in sorted(AUDITED.items())
 @pytest.mark.parametrize("name, expected", CASES, ids=[f"{name}-{case.method}" for name, case in CASES])
 def test_the_view_writes_exactly_its_event(client, login_verified, world, name, expected):
     headers = {}
-    if expected.auth == "token":
+    if expected.auth == "feed":
+        headers["HTTP_AUTHORIZATION"] = f"Token {world[expected.user]}"
+        headers["content_type"] = "application/json"
+    elif expected.auth == "token":
         headers["HTTP_AUTHORIZATION"] = f"Token {Token.objects.get(user=world[expected.user]).key}"
-    elif expected.user is not None:
+    elif expected.user is not None and expected.auth == "session":
         login_verified(client, world[expected.user])
     url = expected.url(world) if expected.url else reverse(name)
     data = expected.data(world)

@@ -159,6 +159,15 @@ def test_a_search_with_a_postcode_never_returns_a_shielded_child():
     assert not any("postcode" in reason for reason in found.reasons)
 
 
+def test_a_feed_that_knows_the_address_matches_a_shielded_child_on_everything_but_their_location():
+    hidden = child(given_names="Amelia", family_name="Trelawny", shielded=True, postcode="TR1 2HE")
+    for postcode in ("TR1 2HE", "W6 9LA"):  # where they live, or anywhere else: the same answer
+        [found] = match(Query.of(given_name="Amelia", family_name="Trelawny", date_of_birth=DOB, postcode=postcode),
+                        mode=FUZZY, shielded_unlocated=True)
+        assert found.child == hidden and found.score == 1.0
+        assert not any("postcode" in reason for reason in found.reasons)
+
+
 def test_a_shielded_child_has_no_district_in_the_name_keys():
     hidden = child(given_names="Amelia", family_name="Trelawny", shielded=True, postcode="TR1 2HE")
     assert set(NameKey.objects.filter(child=hidden).values_list("postcode_district", flat=True)) == {""}

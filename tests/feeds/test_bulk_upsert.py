@@ -190,3 +190,19 @@ def test_a_new_involvement_for_a_known_child_adds_no_second_record(api):
     response = post_rows(api, [row(1, external_id="EXT-1-second-service", started_on="2025-01-01")])
     assert statuses(response) == ["created"]
     assert Child.objects.count() == 1 and Involvement.objects.count() == 2
+
+
+def test_each_grant_a_batch_gives_has_its_change_history_as_auditlog_records_a_single_create(api, organisation):
+    from auditlog.diff import model_instance_diff
+
+    factories.PractitionerFactory(organisation=organisation)
+    factories.PractitionerFactory(organisation=organisation)
+    post_rows(api, [row(1), row(2)])
+    grants = list(AccessGrant.objects.all())
+    assert len(grants) == 4
+    entries = {int(e.object_pk): e for e in LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(AccessGrant))}
+    for grant in grants:
+        assert entries[grant.pk].action == LogEntry.Action.CREATE
+        assert entries[grant.pk].changes_dict == {k: list(v) for k, v in model_instance_diff(None, grant).items()}
+    assert AccessEvent.objects.filter(action="grant.involvement").count() == 4

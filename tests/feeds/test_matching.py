@@ -65,7 +65,7 @@ def test_the_same_demographics_with_accents_and_case_folded_are_a_confident_matc
 def test_a_family_name_typo_with_everything_else_the_same_is_confident(amelia):
     outcome = matching.find_child(incoming(family_name="Kocinsky"))
     assert outcome.confident and outcome.child == amelia
-    assert any("sounds the same" in r or "similar" in r for r in outcome.candidates[0].reasons)
+    assert "family name is spelt slightly differently" in outcome.candidates[0].reasons
 
 
 def test_a_confident_demographic_match_attaches_the_row_without_a_new_record(api, amelia):
@@ -84,7 +84,9 @@ def test_a_moved_child_with_the_same_name_and_dob_is_only_possible(amelia):
     outcome = matching.find_child(incoming(postcode="LS6 2AB"))
     assert not outcome.confident and outcome.child is None
     assert [c.child for c in outcome.candidates] == [amelia]
-    assert matching.POSSIBLE <= outcome.candidates[0].score < matching.CONFIDENT
+    # The engine scores a move as a small doubt (a confident score); feeds leaves it to a person.
+    assert outcome.candidates[0].score >= matching.POSSIBLE
+    assert "postcode differs (may have moved)" in outcome.candidates[0].reasons
 
 
 def test_a_possible_match_goes_to_the_review_queue_with_its_reasons(api, amelia):
@@ -93,7 +95,7 @@ def test_a_possible_match_goes_to_the_review_queue_with_its_reasons(api, amelia)
     review = MatchReview.objects.get()
     assert review.status == "open" and review.external_id == "EXT-1"
     [candidate] = review.candidates
-    assert candidate["child_id"] == amelia.pk and "Date of birth the same" in candidate["reasons"]
+    assert candidate["child_id"] == amelia.pk and "date of birth matches" in candidate["reasons"]
     assert review.row["family_name"] == "Kocinski"
     assert not Involvement.objects.exists() and Child.objects.count() == 1
 
@@ -141,7 +143,7 @@ def test_the_right_twin_is_still_found_when_both_are_known(amelia):
 def test_a_dob_slip_is_a_candidate_but_never_confident(amelia):
     slip = matching.find_child(incoming(date_of_birth=date(2015, 3, 28)))
     assert not slip.confident and [c.child for c in slip.candidates] == [amelia]
-    assert "Date of birth one digit different" in slip.candidates[0].reasons
+    assert "date of birth differs by one digit" in slip.candidates[0].reasons
 
 
 def test_day_and_month_swapped_is_a_candidate_but_never_confident(organisation):
@@ -150,7 +152,7 @@ def test_day_and_month_swapped_is_a_candidate_but_never_confident(organisation):
     outcome = matching.find_child(incoming(given_names="Noah", family_name="Adeyemi", sex="M",
                                            date_of_birth=date(2014, 9, 5)))
     assert [c.child for c in outcome.candidates] == [child] and not outcome.confident
-    assert "Date of birth with day and month swapped" in outcome.candidates[0].reasons
+    assert "date of birth has day and month swapped" in outcome.candidates[0].reasons
 
 
 def test_swapped_given_and_family_names_are_a_candidate(amelia):

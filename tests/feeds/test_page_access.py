@@ -1,10 +1,12 @@
-"""Every feed page: anonymous -> sign in; no second factor, wrong role, another LA's admin -> 403
-(with a denied event); the right user -> the page, with its audit event."""
+"""Every feed page: anonymous -> sign in; no authenticator yet -> set one up; a session that skipped the
+code, wrong role, another LA's admin -> 403 (audited ``access.refused`` by practitioners' page guards);
+the right user -> the page, with its audit event."""
 
 from datetime import date
 
 import pytest
 from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AccessEvent
 from feeds.models import ChildMerge, CsvUpload, MatchReview
@@ -66,8 +68,9 @@ def call(client, world, name, key, method):
     return getattr(client, method)(url_of(world, name, key))
 
 
-def denied_events():
-    return AccessEvent.objects.filter(action="feed.page.denied", outcome="denied").count()
+def denied_events(why=None):
+    refused = AccessEvent.objects.filter(action="access.refused", outcome="denied")
+    return (refused.filter(details__why=why) if why else refused).count()
 
 
 @pytest.mark.parametrize("name, key, method, action", ALL_PAGES)
@@ -77,10 +80,20 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, world, name, key, method
 
 
 @pytest.mark.parametrize("name, key, method, action", ALL_PAGES)
-def test_without_a_verified_second_factor_the_page_is_refused(client, world, la_admin, name, key, method, action):
+def test_without_an_authenticator_the_user_is_sent_to_set_one_up(client, world, la_admin, name, key, method,
+                                                                  action):
+    client.force_login(la_admin)
+    response = call(client, world, name, key, method)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("two_factor:setup"))
+    assert denied_events() == 0 and not AccessEvent.objects.filter(action__startswith="feed.").exists()
+
+
+@pytest.mark.parametrize("name, key, method, action", ALL_PAGES)
+def test_a_session_that_skipped_the_code_is_refused(client, world, la_admin, name, key, method, action):
+    TOTPDevice.objects.create(user=la_admin, name="phone")
     client.force_login(la_admin)
     assert call(client, world, name, key, method).status_code == 403
-    assert denied_events() == 1
+    assert denied_events("unverified") == 1
 
 
 @pytest.mark.parametrize("name, key, method, action", ADMIN_PAGES)
@@ -89,7 +102,7 @@ def test_a_practitioner_who_is_not_an_la_admin_is_refused(client, login_verified
     practitioner = factories.PractitionerFactory(organisation=organisation)
     login_verified(client, practitioner.user)
     assert call(client, world, name, key, method).status_code == 403
-    assert denied_events() == 1
+    assert denied_events("wrong_role") == 1
 
 
 @pytest.mark.parametrize("name, key, method, action", UPLOAD_PAGES)
@@ -97,14 +110,16 @@ def test_an_auditor_cannot_upload(client, login_verified, world, name, key, meth
     auditor = factories.UserFactory(roles=[roles.AUDITOR])
     login_verified(client, auditor)
     assert call(client, world, name, key, method).status_code == 403
+    assert denied_events("wrong_role") == 1
 
 
 @pytest.mark.parametrize("name, key, method, action", [p for p in ALL_PAGES if p[1]])
 def test_another_las_admin_cannot_reach_this_las_objects(client, login_verified, world, other_la_admin, name, key,
                                                          method, action):
+    factories.OrganisationFactory(local_authority=other_la_admin.la_admin_roles.get().local_authority)
     login_verified(client, other_la_admin)
     assert call(client, world, name, key, method).status_code == 403
-    assert denied_events() == 1
+    assert denied_events("not_theirs") == 1
 
 
 @pytest.mark.parametrize("name", ["feeds:tokens", "feeds:reviews", "feeds:merges", "feeds:quality", "feeds:upload"])

@@ -35,7 +35,7 @@ def test_the_review_page_shows_the_row_beside_each_candidate_with_reasons(admin,
     body = response.content.decode()
     assert response.status_code == 200
     assert "Incoming row" in body and f"Record {amelia.reference}" in body
-    assert "Date of birth the same" in body and "Different postcode area" in body
+    assert "Date of birth matches" in body and "Postcode differs (may have moved)" in body
     assert "W6" in body and "LS6 2AB" in body
     assert amelia.nhs_number is None and "Not recorded" in body
     event = AccessEvent.objects.get(action="feed.review.view")

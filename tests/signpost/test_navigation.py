@@ -26,13 +26,14 @@ def audit_log() -> list[str]:
     return ["Audit log"]
 
 
-def test_a_practitioner_sees_search_their_requests_and_sign_in_security(rf):
+def test_a_practitioner_sees_search_their_requests_uploads_and_sign_in_security(rf):
     user = factories.PractitionerFactory().user
-    assert labels(rf, user) == ["Home", "Search", "My access requests", "Sign-in security"]
+    assert labels(rf, user) == ["Home", "Search", "My access requests", "Upload involvements", "Sign-in security"]
 
 
-def test_an_la_admin_sees_the_console(rf):
-    assert labels(rf, factories.LAAdminFactory().user) == ["Home", "LA admin console", "Sign-in security"]
+def test_an_la_admin_sees_the_console_and_data_feeds(rf):
+    assert labels(rf, factories.LAAdminFactory().user) == ["Home", "LA admin console", "Data feeds",
+                                                           "Sign-in security"]
 
 
 def test_an_auditor_sees_the_audit_log_and_no_practitioner_or_admin_pages(rf):
@@ -50,13 +51,22 @@ def practitioner_and_la_admin(db):
 
 def test_a_practitioner_who_is_also_an_la_admin_sees_both_sets_of_pages(rf, practitioner_and_la_admin):
     assert labels(rf, practitioner_and_la_admin) == ["Home", "Search", "My access requests", "LA admin console",
-                                                     "Sign-in security"]
+                                                     "Data feeds", "Upload involvements", "Sign-in security"]
 
 
-def test_every_entry_shown_opens_for_the_person_it_is_shown_to(client, login_verified, practitioner_and_la_admin):
-    login_verified(client, practitioner_and_la_admin)
+PEOPLE = {
+    "practitioner": lambda: factories.PractitionerFactory().user,
+    "la_admin": lambda: factories.LAAdminFactory().user,
+    "auditor": lambda: factories.UserFactory(roles=[roles.AUDITOR]),
+}
+
+
+@pytest.mark.parametrize("person", [*PEOPLE, "practitioner_and_la_admin"])
+def test_every_entry_shown_opens_for_the_person_it_is_shown_to(client, login_verified, request, person):
+    user = request.getfixturevalue(person) if person not in PEOPLE else PEOPLE[person]()
+    login_verified(client, user)
     nav = client.get(reverse("home")).context["nav_items"]
-    assert len(nav) == 5
+    assert len(nav) > 2  # more than Home and Sign-in security: the entries of the person's role(s)
     for item in nav:
         assert client.get(item["url"]).status_code == 200, item["label"]
 
