@@ -56,6 +56,7 @@ LABELS = {
     "second_factor.recovery_codes": "Viewed recovery codes",
     "housekeeping.expire_records": "Deleted stale records",
     "feed.bulk": "Received a feed batch",
+    "token.revoke_all": "API tokens ended (password changed)",
 }
 
 BREAK_GLASS_ACTIONS = ("grant.break_glass",)

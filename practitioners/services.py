@@ -277,6 +277,15 @@ def end_sessions_and_tokens(*, user) -> int:
     return len(keys)
 
 
+def end_api_tokens(*, user, reason: str) -> int:
+    """Delete every DRF token of ``user``; audits ``token.revoke_all`` when there were any."""
+    deleted, _ = Token.objects.filter(user=user).delete()
+    if deleted:
+        audit.record_event(action="token.revoke_all", context=RequestContext.system("signpost"), actor=user,
+                           reason=reason, details={"tokens": deleted})
+    return deleted
+
+
 def _bar(practitioner: Practitioner, *, to_status: str, reason: str, context: RequestContext, now) -> dict:
     """Suspend or expire: revoke every live grant, end every session and token, in this transaction."""
     _transition(practitioner, to_status=to_status, reason=reason, by=context.user if _is_user(context.user) else None,

@@ -1,7 +1,9 @@
 """Sign-in events from Django, django-otp and django-axes, each handed to one service function."""
 
 from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import pre_save
 from django.dispatch import receiver
 
 from audit.context import RequestContext
@@ -39,3 +41,17 @@ def _login_failed(sender, credentials, request=None, **kwargs):
 @receiver(user_locked_out, dispatch_uid="signpost.lockout")
 def _locked_out(sender, request, username, **kwargs):
     services.record_lockout(username=username or "", context=_context(request))
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="signpost.password_change")
+def _password_changing(sender, instance, update_fields=None, **kwargs):
+    """A changed password ends the user's API tokens (SPEC 8: DRF tokens survive it otherwise).
+
+    Sessions need nothing here: Django's session auth hash already refuses old sessions.
+    Runs in the saving transaction, so a token is never left behind a saved new password.
+    """
+    if instance.pk is None or (update_fields is not None and "password" not in update_fields):
+        return
+    old = sender.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
+    if old is not None and old != instance.password:
+        services.end_api_tokens(user=instance, reason="password changed")
