@@ -77,13 +77,6 @@ def may_search(user, *, today=None) -> bool:
     return _vetted_practitioner(user, today=today) is not None and second_factor_verified(user)
 
 
-def require_searcher(user) -> Practitioner:
-    """The practitioner behind ``user``; raises NotVetted unless ``may_search``."""
-    if not may_search(user):
-        raise NotVetted("Only active, vetted practitioners with a second factor can search.")
-    return practitioner_of(user)
-
-
 def live_grants(practitioner: Practitioner, *, now=None) -> QuerySet[AccessGrant]:
     return AccessGrant.objects.live(now=now).filter(practitioner=practitioner)
 

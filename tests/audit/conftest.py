@@ -41,9 +41,3 @@ def audit_inserts_fail(db):
         else:
             cursor.execute("CREATE TRIGGER test_refuse_insert BEFORE INSERT ON audit_accessevent "
                            "BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END")
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """These tests make many users and never sign in with a password: skip Argon2's deliberate cost."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -20,12 +20,6 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
-def _quick_password_hashing(settings):
-    """No test here is about passwords: Argon2 made every user factory call cost ~0.2 s."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _tasks_in_process():
     """Upload tasks run in-process here even when REDIS_URL is set (no worker in the test run)."""
     before = celery_app.conf.task_always_eager

@@ -30,7 +30,6 @@ def _policy(settings):
     settings.TRAINING_VALID_FOR = timedelta(days=3 * 365)
     settings.ACCESS_REMINDER_DAYS = 30
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast factories; no login here
 
 
 def _test_database_url() -> str:
