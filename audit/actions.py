@@ -12,7 +12,9 @@ LABELS = {
     "login.lockout": "Locked out after repeated failures",
     "child.search": "Searched for a child",
     "child.view": "Opened a child's record",
-    "grant.involvement": "Access granted: own organisation involved",
+    "grant.involvement": "Access granted: own organisation involved",  # per practitioner, before 2026-11-26
+    "grant.organisation": "Organisation given access: involved with the child",
+    "grant.organisation_end": "Organisation's access ended: no open involvement left",
     "grant.access_request": "Access granted: request approved",
     "grant.break_glass": "Break-glass access",
     "grant.revoke": "Access revoked",

@@ -12,7 +12,7 @@ throttling, validation, matching, writes, history and audit, without a network.
 Scenarios, each timed end to end:
   identifier  new involvements for existing children matched by NHS number (the SPEC 7 target)
   unchanged   the same batches again: every row ``unchanged``
-  updated     the same rows with an end date: every row ``updated`` (grants revoked per batch)
+  updated     the same rows with an end date: every row ``updated`` (the organisation's access ends)
   new-child   rows nobody matches: demographic search, then a new child record per row
 """
 
@@ -44,7 +44,7 @@ from django.test.utils import setup_test_environment  # noqa: E402
 from children import identifiers, names  # noqa: E402
 from children.models import Child, ChildName, Involvement, new_child_reference  # noqa: E402
 from feeds.models import OrganisationToken  # noqa: E402
-from practitioners.models import LocalAuthority, Organisation, Service  # noqa: E402
+from practitioners.models import ChildGroupObjectPermission, LocalAuthority, Organisation, Service  # noqa: E402
 
 GIVEN = ["Amelia", "Oliver", "Isla", "Noah", "Ava", "Leo", "Mia", "Arlo", "Ivy", "Muhammad", "Freya", "Theo"]
 SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "te", "vo", "zi", "ba", "do", "fe", "gu", "ha", "jo", "pe", "qui",
@@ -158,9 +158,10 @@ def main():
     parser.add_argument("--children", type=int, default=100_000)
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--new-child-rows", type=int, default=5_000)
-    parser.add_argument("--practitioners", type=int, default=0,
-                        help="active practitioner accounts per organisation: each new open involvement then "
-                             "grants each of them access (practitioners.services.sync_grants_for_involvements)")
+    parser.add_argument("--practitioners", type=int, default=3,
+                        help="active practitioner accounts per organisation (they open the records through the "
+                             "organisation's access, which each new open involvement gives: "
+                             "practitioners.services.sync_organisation_access)")
     parser.add_argument("--clients", type=int, default=1,
                         help="concurrent clients (processes), each an organisation with its own token")
     parser.add_argument("--profile", choices=["identifier", "unchanged", "updated", "new-child"],
@@ -219,6 +220,8 @@ def main():
             print(f"{name:<11} {len(data):>7,} rows in {seconds:6.2f}s = {len(data) / seconds:>8,.0f} rows/s"
                   + (f"  (Django process CPU {cpu:.2f}s)" if args.clients == 1 else ""), flush=True)
         assert Involvement.objects.count() == args.rows + args.new_child_rows
+        # the work was done: every organisation holds access to exactly the children it still has open rows for
+        assert ChildGroupObjectPermission.objects.count() == args.new_child_rows
         load = os.getloadavg()[0]
         print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} at the end, "
               f"Python {platform.python_version()}, PostgreSQL {connection.pg_version // 10000}; "

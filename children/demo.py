@@ -26,7 +26,7 @@ from practitioners.models import (
     Practitioner,
     Service,
 )
-from practitioners.services import sync_involvement_grants
+from practitioners.services import sync_organisation_access
 
 AUTHORITIES = [
     # name, GSS code, postcode districts, safeguarding contact, out-of-hours
@@ -146,10 +146,10 @@ def build_demo_world(*, seed: int = 2026, children_per_authority: int = 67) -> D
 
     world.moved_child = _demo_move(rng, authorities, services, today)
     world.shielded_child = _demo_shielded(authorities, services, today)
-    # Grants follow open involvements, as they do for involvements added through the app.
-    context = RequestContext.system("seed_demo")
-    for involvement in Involvement.objects.open().select_related("organisation", "child"):
-        sync_involvement_grants(involvement=involvement, context=context)
+    # Organisations' access follows their open involvements, as it does for involvements added
+    # through the app.
+    sync_organisation_access(pairs=Involvement.objects.open().values_list("organisation_id", "child_id"),
+                             context=RequestContext.system("seed_demo"))
     return world
 
 

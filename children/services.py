@@ -160,8 +160,8 @@ class NewInvolvement:
 def add_involvement(*, reference: str, involvement: NewInvolvement, context: RequestContext) -> Involvement:
     """Record that the practitioner's own organisation is working with the child.
 
-    Grants follow (every active practitioner of the organisation), audited as
-    ``involvement.add``. Raises NotVetted, Http404, NoGrant, or ValidationError for
+    The organisation's practitioners may open the record from then on (its access follows its
+    open involvements: ``sync_organisation_access``), audited as ``involvement.add``. Raises NotVetted, Http404, NoGrant, or ValidationError for
     a service the organisation does not offer, a colleague from elsewhere or bad dates.
     """
     viewer, child = _opened(reference, context, "involvement.add")
@@ -186,14 +186,14 @@ def add_involvement(*, reference: str, involvement: NewInvolvement, context: Req
         audit.record_event(action="involvement.add", context=context, child=child,
                            details={"involvement_id": row.pk, "organisation_id": organisation.pk,
                                     "service_id": involvement.service.pk})
-        access.sync_involvement_grants(involvement=row, context=context)
+        access.sync_organisation_access(pairs={(row.organisation_id, row.child_id)}, context=context)
         _touch(child)
         return row
 
 
 def end_involvement(*, reference: str, involvement_id: int, ended_on: date, context: RequestContext) -> Involvement:
-    """End one of the practitioner's own organisation's open involvements; the grants it gave are
-    revoked (audited as ``involvement.end``). Raises NotVetted, Http404, NoGrant, ValidationError."""
+    """End one of the practitioner's own organisation's open involvements; the organisation's access
+    ends with its last open involvement on the record (audited as ``involvement.end``). Raises NotVetted, Http404, NoGrant, ValidationError."""
     viewer, child = _opened(reference, context, "involvement.end")
     practitioner = viewer.practitioner
     with transaction.atomic():
@@ -210,7 +210,7 @@ def end_involvement(*, reference: str, involvement_id: int, ended_on: date, cont
         row.save(update_fields=["ended_on"])
         audit.record_event(action="involvement.end", context=context, child=child,
                            details={"involvement_id": row.pk, "organisation_id": row.organisation_id})
-        access.sync_involvement_grants(involvement=row, context=context)
+        access.sync_organisation_access(pairs={(row.organisation_id, row.child_id)}, context=context)
         _touch(child)
         return row
 

@@ -33,8 +33,8 @@ from children.models import Address, Child, ChildName, Involvement
 from feeds import bulk, history, matching
 from feeds.models import FeedBatch, MatchReview
 from feeds.serializers import InvolvementRowSerializer, row_to_json
-from practitioners.models import AccessGrant, Practitioner, Service
-from practitioners.services import sync_grants_for_involvements
+from practitioners.models import Service
+from practitioners.services import AccessChange, involvement_access_pairs, sync_organisation_access
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ class _Ingest:
         self.history_entries = []
         self.created: list[Involvement] = []
         self.updated: list[Involvement] = []
+        self.access = AccessChange()
 
     def run(self, rows: list) -> BatchResult:
         started = time.perf_counter()
@@ -139,7 +140,8 @@ class _Ingest:
                 action="feed.bulk", context=self.context,
                 details={"organisation_id": self.organisation.pk, "batch_id": self.batch.pk, "source": self.source,
                          "token_id": getattr(self.token, "pk", None), "upload_id": getattr(self.upload, "pk", None),
-                         "rows": len(rows), "counts": counts},
+                         "rows": len(rows), "counts": counts,
+                         "organisation_access": {"granted": len(self.access.granted), "ended": len(self.access.ended)}},
             )
         logger.info("feed batch %s organisation %s: %s", self.batch.pk, self.organisation.pk, counts)
         return outcome
@@ -196,7 +198,7 @@ class _Ingest:
         if unchanged:  # a re-sent row confirms the involvement is still current (SPEC 3.9): not a change
             Involvement.objects.filter(pk__in=unchanged).update(last_confirmed_at=self.now)
         history.write(self.history_entries)
-        self._sync_grants()
+        self._sync_access()
         # A change to an involvement is activity on the record (retention counts from it). A new open
         # involvement needs no touch: while it is open the record is not stale anyway.
         touched = {inv.child_id for inv in self.updated} | {inv.child_id for inv in self.created if inv.ended_on}
@@ -341,21 +343,12 @@ class _Ingest:
     def _history_note(self) -> dict:
         return {"source": f"feed.{self.source}", "organisation_id": self.organisation.pk, "batch_id": self.batch.pk}
 
-    def _sync_grants(self):
-        """Grants follow involvements (``practitioners.services.sync_grants_for_involvements``, the batch
-        form of ``sync_involvement_grants``), for every involvement where it can change something: an
-        open one when the organisation has an active practitioner (checked once per batch), an ended one
-        that still has live grants."""
-        staffed = Practitioner.objects.active().filter(organisation=self.organisation).exists()
-        ended_with_grants = set(AccessGrant.objects.live().filter(
-            involvement__in=[i.pk for i in self.updated if i.ended_on is not None]
-        ).values_list("involvement_id", flat=True)) if self.updated else set()
-        changing = [i for i in self.created + self.updated
-                    if (i.ended_on is None and staffed) or i.pk in ended_with_grants]
-        sync_grants_for_involvements(involvements=changing, context=self.context, write_history=self._grant_history)
-
-    def _grant_history(self, grants):
-        history.write([history.entry(old=None, new=grant, context=self.context) for grant in grants])
+    def _sync_access(self):
+        """The organisation's access follows its involvements: held on each child with a new open
+        involvement, ended where the last open one ended. The same few queries for the whole batch
+        (``sync_organisation_access``); counted in the batch's ``feed.bulk`` event."""
+        self.access = sync_organisation_access(pairs=involvement_access_pairs(self.created + self.updated),
+                                               context=self.context, audit_each=False)
 
 
 def _current_id(pk: int, status: str, merged_into_id: int | None) -> int:

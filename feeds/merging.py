@@ -21,8 +21,7 @@ from audit.context import RequestContext
 from children.models import Address, Child, ChildName, Involvement
 from feeds import access, history
 from feeds.models import ChildMerge
-from practitioners.models import AccessGrant
-from practitioners.services import revoke_grant, sync_involvement_grants
+from practitioners.services import involvement_access_pairs, sync_organisation_access
 
 IDENTIFIERS = ("nhs_number", "upn")
 
@@ -44,21 +43,18 @@ def check_mergeable(merged: Child, into: Child):
             raise ValidationError(f"The records have different {label}: they are different children.")
 
 
-def _move_involvements(involvements, *, to: Child, context: RequestContext, reason: str, note: dict):
-    """Point involvements at another child: end their grants on the old record, move, grant on the new one."""
+def _move_involvements(involvements, *, to: Child, context: RequestContext, note: dict):
+    """Point involvements at another child; the organisations' access moves with them (ended on
+    the old record unless another open involvement keeps it, given on the new one)."""
     entries = []
-    for involvement in involvements:
-        for grant in AccessGrant.objects.live().filter(involvement=involvement).select_related(
-                "practitioner__user", "child"):
-            revoke_grant(grant=grant, context=context, reason=reason)
+    pairs = involvement_access_pairs(involvements)
     Involvement.objects.filter(pk__in=[i.pk for i in involvements]).update(child=to)
     for involvement in involvements:
         old = copy.copy(involvement)
         involvement.child = to
         entries.append(history.entry(old=old, new=involvement, context=context, additional_data=note))
     history.write(entries)
-    for involvement in involvements:
-        sync_involvement_grants(involvement=involvement, context=context)
+    sync_organisation_access(pairs=pairs | involvement_access_pairs(involvements), context=context)
 
 
 def _update_child(child: Child, *, context: RequestContext, note: dict, **changes) -> Child:
@@ -88,7 +84,7 @@ def merge_children(*, user, merged_child: Child, into: Child, reason: str, conte
     addresses = list(Address.objects.filter(child=merged).values_list("pk", flat=True))
     identifiers = {n: getattr(merged, n) for n in IDENTIFIERS if getattr(merged, n) and not getattr(into, n)}
 
-    _move_involvements(involvements, to=into, context=context, reason="Record merged into another", note=note)
+    _move_involvements(involvements, to=into, context=context, note=note)
     ChildName.objects.filter(child=merged, kind=ChildName.Kind.CURRENT).update(child=into, kind=ChildName.Kind.OTHER)
     ChildName.objects.filter(child=merged).update(child=into)
     Address.objects.filter(pk__in=addresses).update(child=into)
@@ -126,7 +122,7 @@ def undo_merge(*, user, merge: ChildMerge, context: RequestContext) -> ChildMerg
 
     involvements = list(Involvement.objects.filter(pk__in=moved.get("involvements", []), child=into)
                         .select_related("organisation", "child"))
-    _move_involvements(involvements, to=merged, context=context, reason="Merge undone", note=note)
+    _move_involvements(involvements, to=merged, context=context, note=note)
     moved_names = {pk: kind for pk, kind in moved.get("names", [])}
     # A current name rebuilt on the duplicate since (by a save) would clash with the one coming back.
     ChildName.objects.filter(child=merged, kind=ChildName.Kind.CURRENT).exclude(pk__in=moved_names).delete()

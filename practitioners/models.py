@@ -1,12 +1,12 @@
 """Who may use Signpost: local authorities, organisations, services, practitioners,
-and the grants that let a practitioner open one child's record."""
+and the permissions that let a practitioner open one child's record."""
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from guardian.models import UserObjectPermissionBase
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 gss_code_validator = RegexValidator(
     r"^[ENSW]\d{8}\Z", "Enter a GSS code: a letter E, N, S or W followed by 8 digits, like E09000033."
@@ -47,6 +47,11 @@ class Organisation(models.Model):
     contact_phone = models.CharField(max_length=40, blank=True)
     contact_email = models.EmailField(blank=True)
     services = models.ManyToManyField("Service", related_name="organisations", blank=True)
+    access_group = models.OneToOneField(
+        "auth.Group", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="organisation",
+        help_text="The organisation in guardian's terms: it holds view_child on every child it has an open "
+                  "involvement with (see practitioners.permissions).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -181,14 +186,19 @@ class AccessGrantQuerySet(models.QuerySet):
 
 
 class AccessGrant(models.Model):
-    """Why a practitioner may open one child's record, and until when.
+    """Why one practitioner may open one child's record, and until when: an approved access
+    request or break-glass.
 
     The guardian object permission (``ChildUserObjectPermission``) is what the
     permission checks read; this row carries the reason and the expiry, and
-    ``practitioners.permissions`` requires both.
+    ``practitioners.permissions`` requires both. Access through the practitioner's own
+    organisation's involvement is the organisation's (``ChildGroupObjectPermission``), not a
+    grant per practitioner.
     """
 
     class Source(models.TextChoices):
+        # Until migration 0011 each practitioner of an involved organisation held one of these;
+        # kept so the revoked rows still read. No new grant has this source.
         INVOLVEMENT = "involvement", "Own organisation is involved"
         ACCESS_REQUEST = "access_request", "Access request approved"
         BREAK_GLASS = "break_glass", "Break-glass (emergency)"
@@ -277,4 +287,15 @@ class ChildUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey("children.Child", on_delete=models.CASCADE)
 
     class Meta(UserObjectPermissionBase.Meta):
+        pass
+
+
+class ChildGroupObjectPermission(GroupObjectPermissionBase):
+    """Direct-FK guardian group permission on Child. The group is an organisation's
+    ``access_group``: one row per (organisation, child) while the organisation has an open
+    involvement with the child, whatever the number of its practitioners."""
+
+    content_object = models.ForeignKey("children.Child", on_delete=models.CASCADE)
+
+    class Meta(GroupObjectPermissionBase.Meta):
         pass

@@ -6,10 +6,11 @@ factor, grant expiry): nothing is cached across requests (SPEC 8).
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
-from guardian.shortcuts import get_objects_for_user
+from guardian.shortcuts import get_objects_for_group, get_objects_for_user
 
 from practitioners import roles
 from practitioners.models import AccessGrant, LocalAuthority, Organisation, Practitioner
@@ -81,17 +82,28 @@ def live_grants(practitioner: Practitioner, *, now=None) -> QuerySet[AccessGrant
     return AccessGrant.objects.live(now=now).filter(practitioner=practitioner)
 
 
-def children_visible_to(practitioner: Practitioner, *, now=None) -> QuerySet:
-    """Children whose record this practitioner may open now: guardian permission AND a live grant."""
+def children_with_organisation_access(organisation: Organisation) -> QuerySet:
+    """Active children ``organisation`` holds guardian's group permission on: those it has an open
+    involvement with (``services.sync_organisation_access`` keeps the permission to that rule)."""
     from children.models import Child
 
-    if practitioner is None or not may_search(practitioner.user):
+    group = Group.objects.filter(organisation__pk=organisation.pk).first()  # read now: created on first use
+    if group is None:
         return Child.objects.none()
+    return get_objects_for_group(group, VIEW_CHILD, klass=Child.objects.active(), accept_global_perms=False)
+
+
+def children_granted_to(practitioner: Practitioner, *, now=None) -> QuerySet:
+    """Active children this practitioner holds a personal grant on (approved request, break-glass):
+    guardian's user permission AND a live AccessGrant, which carries the expiry."""
+    from children.models import Child
+
     now = now or timezone.now()
     permitted = get_objects_for_user(
         practitioner.user,
         VIEW_CHILD,
         klass=Child.objects.active(),
+        use_groups=False,  # the organisation's permission is children_with_organisation_access
         with_superuser=False,  # a superuser does not see every child
         accept_global_perms=False,  # nor does a model-wide permission
     )
@@ -99,13 +111,29 @@ def children_visible_to(practitioner: Practitioner, *, now=None) -> QuerySet:
                             grants__expires_at__gt=now).distinct()
 
 
+def children_visible_to(practitioner: Practitioner, *, now=None) -> QuerySet:
+    """Children whose record this practitioner may open now: those their own organisation has an
+    open involvement with, and those they hold a live personal grant on. None unless vetted and verified."""
+    from children.models import Child
+
+    if practitioner is None or not may_search(practitioner.user):
+        return Child.objects.none()
+    return Child.objects.filter(
+        Q(pk__in=children_with_organisation_access(practitioner.organisation).values("pk"))
+        | Q(pk__in=children_granted_to(practitioner, now=now).values("pk"))
+    )
+
+
 def may_open_child(practitioner: Practitioner, child, *, now=None) -> bool:
     return children_visible_to(practitioner, now=now).filter(pk=child.pk).exists()
 
 
 def live_grant_for(practitioner: Practitioner, child, *, now=None) -> AccessGrant | None:
-    """The live grant with the latest expiry, or None."""
-    if not may_open_child(practitioner, child, now=now):
+    """The personal grant (request or break-glass) with the latest expiry that lets this practitioner
+    open the record now, or None (no access, or access only through their organisation)."""
+    if practitioner is None or not may_search(practitioner.user):
+        return None
+    if not children_granted_to(practitioner, now=now).filter(pk=child.pk).exists():
         return None
     return live_grants(practitioner, now=now).filter(child=child).order_by("-expires_at").first()
 
@@ -160,7 +188,7 @@ def record_viewer(user) -> Viewer:
 
 def require_may_open_record(viewer: Viewer, child) -> None:
     """LA admins open the records of children in their own area (the owning LA admin also sees a
-    shielded child's address); practitioners need a live grant.
+    shielded child's address); practitioners need their organisation's open involvement or a live grant.
 
     Raises NoGrant for a practitioner without one (offer request access / break-glass), and
     NotVetted for an LA admin of another area who is not a practitioner.
@@ -169,7 +197,7 @@ def require_may_open_record(viewer: Viewer, child) -> None:
         return
     if viewer.practitioner is None:
         raise NotVetted("Only the LA admins of the child's own local authority can open this record.")
-    if live_grant_for(viewer.practitioner, child) is None:
+    if not may_open_child(viewer.practitioner, child):
         raise NoGrant("You need an access grant to open this record.")
 
 

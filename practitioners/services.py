@@ -1,10 +1,15 @@
 """Writes about access: each function checks, audits and writes in one transaction.
 
-Grants are the pair (AccessGrant row, guardian ``view_child`` object permission):
-``practitioners.permissions`` requires both, and the grant's expiry.
+Two kinds of access to a child's record (``practitioners.permissions`` reads both):
+
+- an organisation's, while it has an open involvement with the child: guardian's group
+  permission for the organisation's ``access_group`` (``sync_organisation_access``), one
+  row per organisation and child however many practitioners it has;
+- a practitioner's own grant (approved access request, break-glass): the pair (AccessGrant
+  row, guardian user permission), with a reason and an expiry.
 """
 
-from datetime import datetime
+from dataclasses import dataclass
 from importlib import import_module
 
 from django.conf import settings
@@ -12,28 +17,25 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models.signals import post_save
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 from rest_framework.authtoken.models import Token
 
 from audit import services as audit
 from audit.context import RequestContext
-from children.models import Child
+from children.models import Child, Involvement
 from practitioners import permissions, roles
 from practitioners.models import (
     AccessGrant,
     AccessRequest,
-    ChildUserObjectPermission,
+    ChildGroupObjectPermission,
+    Organisation,
     Practitioner,
     PractitionerStatusChange,
     UserSession,
 )
 
 VIEW_CHILD_CODENAME = "view_child"
-# An involvement grant lasts while the involvement is open; it is ended when the
-# involvement ends. The far-future expiry keeps one "live" rule for every grant.
-OPEN_ENDED = datetime(9999, 12, 31, tzinfo=timezone.get_fixed_timezone(0))
 
 
 @transaction.atomic
@@ -84,111 +86,78 @@ def _drop_permission_unless_other_grants(practitioner, child, *, now):
         remove_perm(VIEW_CHILD_CODENAME, practitioner.user, child)
 
 
-@transaction.atomic
-def sync_involvement_grants(*, involvement, context: RequestContext) -> int:
-    """Match grants to an involvement: every active practitioner of its organisation holds one
-    while it is open; all are revoked when it ends. Returns how many grants changed."""
-    changed = 0
-    existing = AccessGrant.objects.live().filter(involvement=involvement).select_related("practitioner__user", "child")
-    if involvement.ended_on is not None:
-        for grant in existing:
-            changed += revoke_grant(grant=grant, context=context, reason="Involvement ended")
-        return changed
-    have = {g.practitioner_id for g in existing}
-    for practitioner in Practitioner.objects.active().filter(organisation=involvement.organisation).exclude(pk__in=have):
-        grant_access(
-            practitioner=practitioner, child=involvement.child, source=AccessGrant.Source.INVOLVEMENT,
-            reason=f"{involvement.organisation.name} is working with this child",
-            expires_at=OPEN_ENDED, context=context, involvement=involvement,
-        )
-        changed += 1
-    return changed
+@dataclass(frozen=True)
+class AccessChange:
+    """What ``sync_organisation_access`` changed: (organisation id, child id) pairs."""
+
+    granted: frozenset = frozenset()
+    ended: frozenset = frozenset()
+
+    def __len__(self) -> int:
+        return len(self.granted) + len(self.ended)
+
+
+def _view_child_permission() -> Permission:
+    return Permission.objects.get(content_type__app_label="children", codename=VIEW_CHILD_CODENAME)
+
+
+def access_groups(organisation_ids) -> dict[int, int]:
+    """{organisation id: access group id}, creating the group of any organisation without one yet."""
+    groups = dict(Organisation.objects.filter(pk__in=set(organisation_ids)).values_list("pk", "access_group_id"))
+    for organisation_id in [o for o, g in groups.items() if g is None]:
+        group, _ = Group.objects.get_or_create(name=f"organisation-{organisation_id}-access")
+        Organisation.objects.filter(pk=organisation_id, access_group__isnull=True).update(access_group=group)
+        groups[organisation_id] = Organisation.objects.values_list("access_group_id", flat=True).get(
+            pk=organisation_id)
+    return groups
 
 
 @transaction.atomic
-def sync_grants_for_involvements(*, involvements, context: RequestContext, now=None, write_history=None) -> int:
-    """``sync_involvement_grants`` for many involvements at once (feed batches): the same grants,
-    guardian permissions, change history and audit events, written per batch instead of per grant.
+def sync_organisation_access(*, pairs, context: RequestContext, audit_each: bool = True) -> AccessChange:
+    """Make organisations' access follow their involvements (SPEC 2: a practitioner may open the
+    record of a child their own organisation has an open involvement with).
 
-    Each involvement needs ``organisation_id`` and ``child_id`` (instances are not loaded). Events
-    come in the order of the involvements given, each involvement's as the single path orders them,
-    in one ``audit.record_events`` write. Returns how many grants changed.
+    ``pairs``: (organisation id, child id) whose involvements changed: created, ended, moved by a
+    merge. For each, the organisation's guardian group permission on the child is held while it has
+    an open involvement with the child and dropped once it has none. Idempotent; one query per step
+    whatever the number of pairs, so a feed batch costs the same few queries as one involvement.
 
-    ``write_history(grants)``: writes the new grants' change history (a bulk writer, e.g. feeds'
-    ``history``); by default each grant's ``post_save`` is sent, as a single create would.
+    Audits ``grant.organisation`` / ``grant.organisation_end`` per change, unless ``audit_each``
+    is False: a feed batch counts them in its own ``feed.bulk`` event instead, and each involvement
+    behind them has its change history.
     """
-    involvements = list(involvements)
-    if not involvements:
-        return 0
-    now = now or timezone.now()
-    ended = [i for i in involvements if i.ended_on is not None]
-    live = AccessGrant.objects.live(now=now).select_for_update().filter(involvement__in=[i.pk for i in involvements])
-    existing: dict[int, list[AccessGrant]] = {}
-    for grant in live.order_by("pk"):
-        existing.setdefault(grant.involvement_id, []).append(grant)
-    revoking = [g for i in ended for g in existing.get(i.pk, [])]
-    if revoking:
-        AccessGrant.objects.filter(pk__in=[g.pk for g in revoking]).update(revoked_at=now)
-    staff: dict[int, list[Practitioner]] = {}
-    open_org_ids = {i.organisation_id for i in involvements if i.ended_on is None}
-    for practitioner in Practitioner.objects.active().filter(organisation_id__in=open_org_ids).select_related(
-            "user", "organisation"):
-        staff.setdefault(practitioner.organisation_id, []).append(practitioner)
-    new_grants: list[AccessGrant] = []
-    for involvement in involvements:
-        if involvement.ended_on is not None:
-            continue
-        have = {g.practitioner_id for g in existing.get(involvement.pk, [])}
-        for practitioner in staff.get(involvement.organisation_id, []):
-            if practitioner.pk not in have:
-                new_grants.append(AccessGrant(
-                    practitioner=practitioner, child_id=involvement.child_id, source=AccessGrant.Source.INVOLVEMENT,
-                    reason=f"{practitioner.organisation.name} is working with this child", expires_at=OPEN_ENDED,
-                    involvement_id=involvement.pk,
-                ))
-    if not revoking and not new_grants:
-        return 0
-    AccessGrant.objects.bulk_create(new_grants)
-    if write_history is not None:
-        write_history(new_grants)
-    else:
-        for grant in new_grants:  # change history, as the per-grant create's post_save writes it
-            post_save.send(sender=AccessGrant, instance=grant, created=True, update_fields=None, raw=False,
-                           using=grant._state.db)
-    permission = Permission.objects.get(content_type__app_label="children", codename=VIEW_CHILD_CODENAME)
-    ChildUserObjectPermission.objects.bulk_create(
-        [ChildUserObjectPermission(user_id=g.practitioner.user_id, permission=permission,
-                                   content_object_id=g.child_id) for g in new_grants], ignore_conflicts=True)
-    _drop_permissions_without_live_grants(revoking, permission=permission, now=now)
-    children = Child.objects.only("reference", "local_authority_id", "shielded").in_bulk(
-        {g.child_id for g in revoking} | {g.child_id for g in new_grants})
-    order = {i.pk: n for n, i in enumerate(involvements)}
-    events = [(order[g.involvement_id], 0, {
-        "action": "grant.revoke", "child": children[g.child_id], "reason": "Involvement ended",
-        "details": {"grant_id": g.pk, "practitioner_id": g.practitioner_id, "source": g.source}}) for g in revoking]
-    events += [(order[g.involvement_id], 1, {
-        "action": f"grant.{g.source}", "child": children[g.child_id], "reason": g.reason,
-        "details": {"grant_id": g.pk, "practitioner_id": g.practitioner_id, "expires_at": g.expires_at.isoformat()}})
-        for g in new_grants]
-    audit.record_events(context=context, events=[e for _, _, e in sorted(events, key=lambda e: e[:2])])
-    return len(revoking) + len(new_grants)
-
-
-def _drop_permissions_without_live_grants(revoked: list[AccessGrant], *, permission, now) -> None:
-    """The batch form of ``_drop_permission_unless_other_grants``."""
-    pairs = {(g.practitioner_id, g.child_id): g.practitioner.user_id for g in revoked}
+    pairs = set(pairs)
     if not pairs:
-        return
-    still = set(AccessGrant.objects.live(now=now).filter(
-        practitioner_id__in={p for p, _ in pairs}, child_id__in={c for _, c in pairs},
-    ).values_list("practitioner_id", "child_id"))
-    by_user: dict[int, set[int]] = {}
-    for (practitioner_id, child_id), user_id in pairs.items():
-        if (practitioner_id, child_id) not in still:
-            by_user.setdefault(user_id, set()).add(child_id)
-    for user_id, child_ids in by_user.items():
-        ChildUserObjectPermission.objects.filter(user_id=user_id, permission=permission,
-                                                 content_object_id__in=child_ids).delete()
+        return AccessChange()
+    organisation_ids, child_ids = {o for o, _ in pairs}, {c for _, c in pairs}
+    open_pairs = pairs & set(Involvement.objects.open().filter(
+        organisation_id__in=organisation_ids, child_id__in=child_ids).values_list("organisation_id", "child_id"))
+    groups = access_groups(organisation_ids)
+    organisation_of = {g: o for o, g in groups.items()}
+    permission = _view_child_permission()
+    held = pairs & {(organisation_of[g], c) for g, c in ChildGroupObjectPermission.objects.filter(
+        group_id__in=groups.values(), permission=permission, content_object_id__in=child_ids,
+    ).values_list("group_id", "content_object_id")}
+    granted, ended = open_pairs - held, held - open_pairs
+    ChildGroupObjectPermission.objects.bulk_create(
+        [ChildGroupObjectPermission(group_id=groups[o], permission=permission, content_object_id=c)
+         for o, c in sorted(granted)], ignore_conflicts=True)
+    for organisation_id in {o for o, _ in ended}:
+        ChildGroupObjectPermission.objects.filter(
+            group_id=groups[organisation_id], permission=permission,
+            content_object_id__in=[c for o, c in ended if o == organisation_id]).delete()
+    if audit_each and (granted or ended):
+        children = Child.objects.only("reference", "local_authority_id", "shielded").in_bulk(
+            {c for _, c in granted | ended})
+        audit.record_events(context=context, events=[
+            {"action": action, "child": children[c], "details": {"organisation_id": o}}
+            for action, changed in (("grant.organisation", granted), ("grant.organisation_end", ended))
+            for o, c in sorted(changed)])
+    return AccessChange(granted=frozenset(granted), ended=frozenset(ended))
+
+
+def involvement_access_pairs(involvements) -> set[tuple[int, int]]:
+    return {(i.organisation_id, i.child_id) for i in involvements}
 
 
 # --- Practitioner lifecycle -------------------------------------------------------------
@@ -255,17 +224,6 @@ def _transition(practitioner: Practitioner, *, to_status: str, reason: str, by, 
     practitioner.status = to_status
 
 
-def _grant_open_involvements(practitioner: Practitioner, *, context: RequestContext) -> int:
-    from children.models import Involvement
-
-    changed = 0
-    for involvement in Involvement.objects.open().filter(organisation=practitioner.organisation).select_related(
-        "organisation", "child"
-    ):
-        changed += sync_involvement_grants(involvement=involvement, context=context)
-    return changed
-
-
 def end_sessions_and_tokens(*, user) -> int:
     """Sign ``user`` out everywhere: every recorded session and every API token. Returns sessions ended."""
     store = import_module(settings.SESSION_ENGINE).SessionStore
@@ -312,8 +270,9 @@ def approve_practitioner(
 ) -> Practitioner:
     """An LA admin of the practitioner's LA approves a pending account once vetting and training are current.
 
-    Raises PermissionDenied (other LA / not an LA admin) or LifecycleError. Grants the
-    organisation's open involvements. Audits ``practitioner.approve``.
+    Raises PermissionDenied (other LA / not an LA admin) or LifecycleError. From then on they
+    open the records of children their organisation is involved with (that access is the
+    organisation's: nothing to grant here). Audits ``practitioner.approve``.
     """
     now = now or timezone.now()
     permissions.require_administers_practitioner(context.user, practitioner)
@@ -330,11 +289,10 @@ def approve_practitioner(
     practitioner.approved_by = context.user
     practitioner.approved_at = now
     practitioner.save()
-    grants = _grant_open_involvements(practitioner, context=context)
     audit.record_event(
         action="practitioner.approve", context=context, reason=reason,
         details={"practitioner_id": practitioner.pk, "vetting_expires_on": vetting_expires_on.isoformat(),
-                 "training_completed_on": training_completed_on.isoformat(), "involvement_grants": grants},
+                 "training_completed_on": training_completed_on.isoformat()},
     )
     return practitioner
 
@@ -400,8 +358,8 @@ def reinstate_practitioner(
 ) -> Practitioner:
     """Make a suspended or expired account active again; vetting and training must be current.
 
-    New dates may be given in the same step. Grants the organisation's open involvements.
-    Raises PermissionDenied or LifecycleError. Audits ``practitioner.reinstate``.
+    New dates may be given in the same step. Their organisation's involvements open records to
+    them again at once; personal grants revoked by the suspension stay revoked. Raises PermissionDenied or LifecycleError. Audits ``practitioner.reinstate``.
     """
     now = now or timezone.now()
     permissions.require_administers_practitioner(context.user, practitioner)
@@ -418,9 +376,8 @@ def reinstate_practitioner(
                        training_completed_on=practitioner.training_completed_on, today=timezone.localdate(now))
     _transition(practitioner, to_status=Practitioner.Status.ACTIVE, reason=reason, by=context.user, now=now)
     practitioner.save()
-    grants = _grant_open_involvements(practitioner, context=context)
     audit.record_event(action="practitioner.reinstate", context=context, reason=reason,
-                       details={"practitioner_id": practitioner.pk, "involvement_grants": grants})
+                       details={"practitioner_id": practitioner.pk})
     return practitioner
 
 

@@ -26,7 +26,7 @@ from feeds import csv_format, merging
 from feeds.models import CsvUpload, MatchReview, OrganisationToken
 from practitioners import roles
 from practitioners.models import AccessGrant, AccessRequest, Practitioner
-from practitioners.services import grant_access, sync_involvement_grants
+from practitioners.services import grant_access, involvement_access_pairs, sync_organisation_access
 from tests import factories
 
 
@@ -138,16 +138,17 @@ AUDITED = {
     "children:record": Audited("child.view", "granted", url=on_child("children:record")),
     "children:add_involvement": (
         Audited("involvement.add.start", "granted", url=on_child("children:add_involvement")),  # lists colleagues
-        Audited(("involvement.add", "grant.involvement"), "granted", method="post",
+        Audited(("involvement.add",), "granted", method="post",
                 url=on_child("children:add_involvement"), data=new_involvement,
-                why=f"the new involvement grants every active practitioner of the organisation (here one): "
-                    f"{A_GRANT_IS_AN_EVENT}"),
+                why="the organisation already opens this record through its other open involvement, so its "
+                    "access does not change: no grant event"),
     ),
     "children:end_involvement": (
         Audited("involvement.end.start", "granted", url=END_INVOLVEMENT),  # shows the service and organisation
-        Audited(("involvement.end", "grant.revoke"), "granted", method="post", url=END_INVOLVEMENT,
+        Audited(("involvement.end", "grant.organisation_end"), "granted", method="post", url=END_INVOLVEMENT,
                 data=lambda w: {"end_day": "1", "end_month": "6", "end_year": "2024"},
-                why=f"ending the involvement revokes the grant it gave: {A_GRANT_IS_AN_EVENT}"),
+                why=f"the organisation's only open involvement ends, and with it the organisation's access: "
+                    f"{A_GRANT_IS_AN_EVENT}"),
     ),
     # The move form's GET shows no data (empty address fields, the list of local authorities): no event.
     "children:move": Audited("child.move", "granted", method="post", url=on_child("children:move"),
@@ -231,10 +232,10 @@ AUDITED = {
     "feeds:reviews": Audited("feed.review.list", "la_admin"),
     "feeds:review": (
         Audited("feed.review.view", "la_admin", url=on("feeds:review", "review")),
-        Audited(("feed.review.view", "grant.involvement", "feed.review.same_child"), "la_admin", method="post",
+        Audited(("feed.review.view", "feed.review.same_child"), "la_admin", method="post",
                 url=on("feeds:review", "review"), data=lambda w: {"decision": str(w["child"].pk)},
-                why=f"the decision is checked against the candidates the review shows (opened, so audited), and "
-                    f"the involvement it adds grants the organisation's practitioner: {A_GRANT_IS_AN_EVENT}"),
+                why="the decision is checked against the candidates the review shows (opened, so audited); the "
+                    "organisation already has access to the chosen child, so no grant event"),
     ),
     "feeds:merges": Audited("child.merge.list", "la_admin"),
     "feeds:merge": (
@@ -261,9 +262,10 @@ AUDITED = {
     "feeds:upload_errors": Audited("feed.csv.errors", "granted", url=on("feeds:upload_errors", "upload")),
     # The organisation's system pushes rows with its feed token (feeds.ingest audits the batch once).
     "feeds-api:involvements-bulk": Audited(
-        ("grant.involvement", "feed.bulk"), "feed_key", method="post", auth="feed",
+        ("feed.bulk",), "feed_key", method="post", auth="feed",
         data=lambda w: {"rows": [feed_row(w, "API-1")]},
-        why=f"the new involvement grants the organisation's practitioner: {A_GRANT_IS_AN_EVENT}"),
+        why="one event per batch: the access the batch gives its organisation is counted in it (organisation_access), "
+            "and each involvement behind that has its change history"),
 }
 
 NOT_AUDITED = {
@@ -318,7 +320,7 @@ def world(db):
     involved = factories.OrganisationFactory(local_authority=la)  # works with the child
     granted = factories.PractitionerFactory(organisation=involved)
     involvement = factories.InvolvementFactory(child=child, organisation=involved)
-    sync_involvement_grants(involvement=involvement, context=system)  # granted's live grant on the child
+    sync_organisation_access(pairs=involvement_access_pairs([involvement]), context=system)  # granted opens the child through it
     Token.objects.create(user=granted.user)
     other = factories.OrganisationFactory(local_authority=la)  # same LA, no involvement: no grants follow
     requester = factories.PractitionerFactory(organisation=other)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audit.models import AccessEvent
 from children.models import Address, Involvement
-from practitioners.models import AccessGrant
+from practitioners import permissions
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -42,8 +42,10 @@ def test_a_practitioner_records_their_organisations_involvement_and_colleagues_g
     involvement = Involvement.objects.get(child=child)
     assert (involvement.organisation, involvement.service, involvement.lead_practitioner) == (
         searcher.organisation, service, searcher)
-    assert AccessGrant.objects.live().filter(involvement=involvement, practitioner=colleague).exists()
+    colleague.user.is_verified = lambda: True
+    assert permissions.may_open_child(colleague, child)
     assert AccessEvent.objects.filter(action="involvement.add", child_ref=child.reference).count() == 1
+    assert AccessEvent.objects.filter(action="grant.organisation", child_ref=child.reference).count() == 1
     page = searcher_client.get(child.get_absolute_url()).content.decode()
     assert "Early help" in page and "020 7946 0123" in page
 
@@ -76,11 +78,11 @@ def test_recording_an_involvement_needs_access_to_the_record(searcher_client, ch
 
 def test_ending_an_involvement_revokes_the_access_it_gave(searcher_client, searcher, child):
     from audit.context import RequestContext
-    from practitioners.services import sync_involvement_grants
+    from practitioners.services import involvement_access_pairs, sync_organisation_access
 
     involvement = factories.InvolvementFactory(child=child, organisation=searcher.organisation,
                                                started_on=date(2024, 1, 1))
-    sync_involvement_grants(involvement=involvement, context=RequestContext.system("test"))
+    sync_organisation_access(pairs=involvement_access_pairs([involvement]), context=RequestContext.system("test"))
     assert searcher_client.get(child.get_absolute_url()).status_code == 200
     url = reverse("children:end_involvement", kwargs={"reference": child.reference, "involvement_id": involvement.pk})
     assert searcher_client.get(url).status_code == 200

@@ -68,14 +68,16 @@ def test_demo_users_can_get_a_second_factor_code(capsys):
     assert len(code) == 6 and code.isdigit()
 
 
-def test_demo_practitioners_hold_grants_for_their_organisations_open_involvements():
-    from practitioners.models import AccessGrant
+def test_demo_organisations_hold_access_to_exactly_the_children_they_are_involved_with():
+    from children.models import Involvement
+    from practitioners.models import AccessGrant, ChildGroupObjectPermission
+
+    def held():
+        return set(ChildGroupObjectPermission.objects.values_list("group__organisation", "content_object"))
 
     call_command("seed_demo", children_per_authority=3)
-    grants = AccessGrant.objects.live().count()
-    assert grants > 0
-    for grant in AccessGrant.objects.live().select_related("involvement", "practitioner"):
-        assert grant.involvement.ended_on is None
-        assert grant.involvement.organisation_id == grant.practitioner.organisation_id
+    involved = set(Involvement.objects.open().values_list("organisation", "child"))
+    assert involved and held() == involved
+    assert not AccessGrant.objects.filter(source="involvement").exists()
     call_command("seed_demo", children_per_authority=3)
-    assert AccessGrant.objects.live().count() == grants
+    assert held() == involved

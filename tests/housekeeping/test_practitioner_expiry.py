@@ -65,7 +65,7 @@ def test_expiry_records_the_status_change_revokes_grants_and_ends_sessions_and_t
     child = factories.ChildFactory()
     for who in (practitioner, bystander):
         grants.grant_access(practitioner=who, child=child, source=AccessGrant.Source.ACCESS_REQUEST, reason="Enquiry",
-                            expires_at=grants.OPEN_ENDED, context=RequestContext.system("test"))
+                            expires_at=timezone.now() + timedelta(days=30), context=RequestContext.system("test"))
         Token.objects.create(user=who.user)
     session, other_session = signed_in_session(practitioner.user), signed_in_session(bystander.user)
 

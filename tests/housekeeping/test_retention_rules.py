@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import pytest
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
+from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 
 from audit import services as audit
@@ -14,7 +15,7 @@ from audit import integrity
 from children import retention
 from children.models import Address, Child, ChildName, Involvement
 from practitioners import services as grants
-from practitioners.models import AccessGrant, AccessRequest, ChildUserObjectPermission
+from practitioners.models import AccessGrant, AccessRequest, ChildGroupObjectPermission, ChildUserObjectPermission
 from tests import factories
 from tests.housekeeping.conftest import at_noon
 
@@ -104,6 +105,10 @@ def test_deleting_a_child_deletes_its_names_addresses_involvements_grants_and_re
                             reason="Enquiry", expires_at=at_noon(date(2021, 1, 1)), context=SYSTEM,
                             involvement=involvement)
         AccessRequest.objects.create(practitioner=practitioner, child=child, reason="Enquiry")
+        # An organisation's permission left behind (no open involvement keeps it) goes with the record too.
+        ChildGroupObjectPermission.objects.create(group=Group.objects.create(name=f"left-behind-{child.pk}"),
+                                                  permission=Permission.objects.get(codename="view_child"),
+                                                  content_object=child)
 
     result = retention.expire_stale_records(today=TODAY)
 
@@ -112,6 +117,7 @@ def test_deleting_a_child_deletes_its_names_addresses_involvements_grants_and_re
         assert model.objects.filter(child=other).exists(), model
     assert not ChildUserObjectPermission.objects.filter(content_object_id=stale.pk).exists()
     assert ChildUserObjectPermission.objects.filter(content_object=other).exists()
+    assert list(ChildGroupObjectPermission.objects.values_list("content_object", flat=True)) == [other.pk]
     counts = result.counts()
     assert counts["children"] == 1 and counts["deleted_childname"] == 2 and counts["deleted_address"] == 1
     assert counts["deleted_involvement"] == 1 and counts["deleted_accessgrant"] == 1

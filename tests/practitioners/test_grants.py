@@ -1,4 +1,5 @@
-"""Grants: a practitioner opens a child's record only while a live grant and its guardian permission exist."""
+"""Who may open a child's record: their organisation while it has an open involvement with the
+child (guardian's group permission, one per organisation and child), or a live personal grant."""
 
 from datetime import date, timedelta
 
@@ -7,8 +8,10 @@ from django.utils import timezone
 
 from audit.context import RequestContext
 from audit.models import AccessEvent
+from children.models import Involvement
 from practitioners import permissions, services
-from practitioners.models import AccessGrant
+from practitioners.models import AccessGrant, ChildGroupObjectPermission
+from practitioners.services import involvement_access_pairs
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -17,32 +20,83 @@ SYSTEM = RequestContext.system("test")
 
 @pytest.fixture
 def verified(monkeypatch):
-    """These tests are about grants, not the second factor: treat users as OTP-verified."""
+    """These tests are about access, not the second factor: treat users as OTP-verified."""
     from django.contrib.auth.models import User
 
     monkeypatch.setattr(User, "is_verified", lambda self: True, raising=False)
 
 
-def test_an_open_involvement_grants_every_active_practitioner_of_that_organisation(verified):
+def sync(*involvements, **kwargs):
+    return services.sync_organisation_access(pairs=involvement_access_pairs(involvements), context=SYSTEM, **kwargs)
+
+
+def test_an_open_involvement_opens_the_record_to_every_active_practitioner_of_that_organisation(verified):
     involvement = factories.InvolvementFactory()
-    colleague = factories.PractitionerFactory(organisation=involvement.organisation)
+    colleagues = [factories.PractitionerFactory(organisation=involvement.organisation) for _ in range(3)]
     outsider = factories.PractitionerFactory()
-    assert services.sync_involvement_grants(involvement=involvement, context=SYSTEM) == 1
-    assert permissions.may_open_child(colleague, involvement.child)
+    assert len(sync(involvement)) == 1
+    assert all(permissions.may_open_child(c, involvement.child) for c in colleagues)
     assert not permissions.may_open_child(outsider, involvement.child)
-    assert AccessEvent.objects.filter(action="grant.involvement", child_ref=involvement.child.reference).count() == 1
+    assert ChildGroupObjectPermission.objects.count() == 1  # the organisation's, not one per practitioner
+    assert not AccessGrant.objects.exists()
+    event = AccessEvent.objects.get(action="grant.organisation")
+    assert (event.child_ref, event.details) == (involvement.child.reference,
+                                                {"organisation_id": involvement.organisation_id})
 
 
-def test_ending_the_involvement_revokes_the_grant_and_running_twice_changes_nothing(verified):
+def test_a_practitioner_who_joins_later_sees_the_record_at_once_and_a_suspended_one_does_not(verified):
+    involvement = factories.InvolvementFactory()
+    sync(involvement)
+    newcomer = factories.PractitionerFactory(organisation=involvement.organisation)
+    suspended = factories.PractitionerFactory(organisation=involvement.organisation, status="suspended")
+    assert permissions.may_open_child(newcomer, involvement.child)
+    assert not permissions.may_open_child(suspended, involvement.child)
+
+
+def test_ending_the_last_open_involvement_ends_the_access_and_running_twice_changes_nothing(verified):
     involvement = factories.InvolvementFactory()
     colleague = factories.PractitionerFactory(organisation=involvement.organisation)
-    services.sync_involvement_grants(involvement=involvement, context=SYSTEM)
-    assert services.sync_involvement_grants(involvement=involvement, context=SYSTEM) == 0
+    sync(involvement)
+    assert len(sync(involvement)) == 0
     involvement.ended_on = date.today()
     involvement.save()
-    assert services.sync_involvement_grants(involvement=involvement, context=SYSTEM) == 1
-    assert services.sync_involvement_grants(involvement=involvement, context=SYSTEM) == 0
+    assert sync(involvement).ended == {(involvement.organisation_id, involvement.child_id)}
+    assert len(sync(involvement)) == 0
     assert not permissions.may_open_child(colleague, involvement.child)
+    assert AccessEvent.objects.filter(action="grant.organisation_end", child_ref=involvement.child.reference).count() == 1
+
+
+def test_access_stays_while_another_open_involvement_of_the_organisation_remains(verified):
+    first = factories.InvolvementFactory()
+    second = factories.InvolvementFactory(organisation=first.organisation, child=first.child)
+    colleague = factories.PractitionerFactory(organisation=first.organisation)
+    sync(first, second)
+    Involvement.objects.filter(pk=first.pk).update(ended_on=date.today())
+    assert len(sync(first)) == 0
+    assert permissions.may_open_child(colleague, first.child)
+
+
+def test_one_call_syncs_a_whole_batch_and_can_leave_auditing_to_the_caller(verified):
+    organisation = factories.OrganisationFactory()
+    opened = [factories.InvolvementFactory(organisation=organisation) for _ in range(3)]
+    ending = [factories.InvolvementFactory(organisation=organisation) for _ in range(2)]
+    sync(*ending)
+    Involvement.objects.filter(pk__in=[i.pk for i in ending]).update(ended_on=date.today())
+    before = AccessEvent.objects.count()
+    change = sync(*opened, *ending, audit_each=False)
+    assert (len(change.granted), len(change.ended)) == (3, 2)
+    assert AccessEvent.objects.count() == before
+    assert set(ChildGroupObjectPermission.objects.values_list("content_object_id", flat=True)) == {
+        i.child_id for i in opened}
+
+
+def test_an_organisation_without_an_access_group_gets_one_when_first_involved(verified):
+    involvement = factories.InvolvementFactory()
+    assert involvement.organisation.access_group_id is None
+    sync(involvement)
+    involvement.organisation.refresh_from_db()
+    assert involvement.organisation.access_group is not None
+    assert permissions.children_with_organisation_access(involvement.organisation).get() == involvement.child
 
 
 def test_an_expired_grant_is_refused_even_before_any_job_revokes_it(verified):
@@ -55,7 +109,17 @@ def test_an_expired_grant_is_refused_even_before_any_job_revokes_it(verified):
     assert not permissions.may_open_child(practitioner, child, now=now + timedelta(hours=2))
 
 
-def test_a_superuser_or_model_wide_permission_sees_no_child_without_a_grant(verified):
+def test_a_personal_grant_opens_the_record_to_that_practitioner_only(verified):
+    practitioner = factories.PractitionerFactory()
+    colleague = factories.PractitionerFactory(organisation=practitioner.organisation)
+    child = factories.ChildFactory()
+    services.grant_access(practitioner=practitioner, child=child, source=AccessGrant.Source.BREAK_GLASS,
+                          reason="Emergency", expires_at=timezone.now() + timedelta(hours=1), context=SYSTEM)
+    assert permissions.may_open_child(practitioner, child)
+    assert not permissions.may_open_child(colleague, child)
+
+
+def test_a_superuser_or_model_wide_permission_sees_no_child_without_access(verified):
     from django.contrib.auth.models import Permission
 
     practitioner = factories.PractitionerFactory()
@@ -66,95 +130,19 @@ def test_a_superuser_or_model_wide_permission_sees_no_child_without_a_grant(veri
     assert not permissions.children_visible_to(practitioner).exists()
 
 
+def test_membership_of_an_organisations_group_gives_nothing_by_itself(verified):
+    """Access is read from the practitioner's own organisation, never from group membership,
+    so a practitioner added to another organisation's group (by hand, in the admin) sees nothing more."""
+    involvement = factories.InvolvementFactory()
+    sync(involvement)
+    involvement.organisation.refresh_from_db()
+    elsewhere = factories.PractitionerFactory()
+    elsewhere.user.groups.add(involvement.organisation.access_group)
+    assert not permissions.may_open_child(elsewhere, involvement.child)
+
+
 def test_without_a_verified_second_factor_nobody_sees_any_child():
     involvement = factories.InvolvementFactory()
     colleague = factories.PractitionerFactory(organisation=involvement.organisation)
-    services.sync_involvement_grants(involvement=involvement, context=SYSTEM)
+    sync(involvement)
     assert not permissions.may_open_child(colleague, involvement.child)
-
-
-# -- the batch form (feed ingest): exactly what the per-involvement path writes -----------------------------------
-
-class _RolledBack(Exception):
-    pass
-
-
-def _snapshot(since_event: int, since_log: int) -> dict:
-    """Grants, guardian permissions, change history and audit events, with grant ids as what they grant."""
-    from auditlog.models import LogEntry
-    from django.contrib.contenttypes.models import ContentType
-
-    from practitioners.models import ChildUserObjectPermission
-
-    grants = {g.pk: (g.practitioner_id, g.child_id, g.involvement_id) for g in AccessGrant.objects.all()}
-    history = []
-    for entry in LogEntry.objects.filter(pk__gt=since_log, content_type=ContentType.objects.get_for_model(AccessGrant)):
-        changes = {k: v for k, v in entry.changes_dict.items() if k not in ("id", "granted_at")}  # ids, clock
-        history.append((grants[int(entry.object_pk)], entry.action, sorted(changes.items())))
-    events = [(e.action, e.child_ref, e.reason, grants[e.details["grant_id"]],
-               {k: v for k, v in e.details.items() if k != "grant_id"})
-              for e in AccessEvent.objects.filter(pk__gt=since_event).order_by("pk")]
-    return {
-        "grants": sorted((key, g.source, g.reason, g.expires_at, g.revoked_at is not None)
-                         for g in AccessGrant.objects.all() for key in [grants[g.pk]]),
-        "permissions": sorted(ChildUserObjectPermission.objects.values_list("user_id", "content_object_id")),
-        "history": sorted(history, key=repr),
-        "events": events,
-    }
-
-
-def _outcome(sync) -> dict:
-    from auditlog.models import LogEntry
-    from django.db import transaction
-
-    since_event = AccessEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    since_log = LogEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    try:
-        with transaction.atomic():
-            sync()
-            result = _snapshot(since_event, since_log)
-            raise _RolledBack
-    except _RolledBack:
-        return result
-
-
-def test_the_batch_form_writes_exactly_the_grants_permissions_history_and_events_of_the_single_path(verified):
-    from children.models import Involvement
-
-    organisation = factories.OrganisationFactory()
-    staff = [factories.PractitionerFactory(organisation=organisation) for _ in range(3)]
-    factories.PractitionerFactory(organisation=organisation, status="suspended")  # never granted
-    shared_child = factories.ChildFactory()
-    opened = [factories.InvolvementFactory(organisation=organisation) for _ in range(3)]
-    opened.append(factories.InvolvementFactory(organisation=organisation, child=shared_child))
-    ending = [factories.InvolvementFactory(organisation=organisation) for _ in range(2)]
-    # the shared child keeps a grant through another, still open involvement: its permission must stay
-    ending.append(factories.InvolvementFactory(organisation=organisation, child=shared_child))
-    one_granted_already = factories.InvolvementFactory(organisation=organisation)
-    for involvement in ending:
-        services.sync_involvement_grants(involvement=involvement, context=SYSTEM)
-    services.grant_access(practitioner=staff[0], child=one_granted_already.child, source="involvement",
-                          reason=f"{organisation.name} is working with this child", context=SYSTEM,
-                          expires_at=services.OPEN_ENDED, involvement=one_granted_already)
-    Involvement.objects.filter(pk__in=[i.pk for i in ending]).update(ended_on=date.today())
-    batch = list(Involvement.objects.filter(pk__in=[i.pk for i in opened + ending + [one_granted_already]])
-                 .order_by("?"))
-
-    def single():
-        for involvement in batch:
-            services.sync_involvement_grants(involvement=involvement, context=SYSTEM)
-
-    one_by_one = _outcome(single)
-    together = _outcome(lambda: services.sync_grants_for_involvements(involvements=batch, context=SYSTEM))
-    assert together == one_by_one
-    assert len(one_by_one["events"]) == 3 * 4 + 2 + 3 * 3  # 4 opened, 1 partly granted, 3 ended
-    assert (shared_child.pk in {c for _, c in one_by_one["permissions"]})
-
-
-def test_the_batch_form_changes_nothing_the_second_time(verified):
-    organisation = factories.OrganisationFactory()
-    factories.PractitionerFactory(organisation=organisation)
-    batch = [factories.InvolvementFactory(organisation=organisation) for _ in range(2)]
-    assert services.sync_grants_for_involvements(involvements=batch, context=SYSTEM) == 2
-    assert services.sync_grants_for_involvements(involvements=batch, context=SYSTEM) == 0
-    assert services.sync_grants_for_involvements(involvements=[], context=SYSTEM) == 0

@@ -13,6 +13,7 @@ from rest_framework.authtoken.models import Token
 from audit.context import RequestContext
 from audit.models import AccessEvent
 from practitioners import expiry, permissions, services
+from practitioners.services import involvement_access_pairs
 from practitioners.models import AccessGrant, Practitioner
 from tests import factories
 
@@ -83,13 +84,15 @@ def test_a_date_that_does_not_exist_is_an_error_on_the_form_not_a_crash(as_user,
     assert "must be a real date" in response.content.decode()
 
 
-def test_approval_grants_the_organisations_open_involvements_at_once(cast, monkeypatch):
+def test_once_approved_a_practitioner_opens_the_records_their_organisation_is_involved_with(cast):
     involvement = factories.InvolvementFactory(organisation=cast.organisation)
     ended = factories.InvolvementFactory(organisation=cast.organisation, ended_on=timezone.localdate())
+    services.sync_organisation_access(pairs=involvement_access_pairs([involvement, ended]), context=admin_context(cast))
+    cast.pending.user.is_verified = lambda: True
+    assert not permissions.may_open_child(cast.pending, involvement.child)
     services.approve_practitioner(practitioner=cast.pending, context=admin_context(cast), **dates())
-    grants = AccessGrant.objects.live().filter(practitioner=cast.pending)
-    assert {g.involvement_id for g in grants} == {involvement.pk}
-    assert not grants.filter(child=ended.child).exists()
+    assert permissions.may_open_child(cast.pending, involvement.child)
+    assert not permissions.may_open_child(cast.pending, ended.child)
 
 
 def test_suspension_ends_every_session_and_api_token_and_revokes_every_grant(client, as_user, cast):
@@ -153,9 +156,9 @@ def test_a_deactivated_account_is_refused_on_its_next_request(as_user, cast):
     assert response.status_code == 302
 
 
-def test_reinstating_needs_a_reason_and_current_dates_and_restores_involvement_grants(as_user, cast):
+def test_reinstating_needs_a_reason_and_current_dates_and_restores_the_organisations_access(as_user, cast):
     involvement = factories.InvolvementFactory(organisation=cast.organisation)
-    services.sync_involvement_grants(involvement=involvement, context=admin_context(cast))
+    services.sync_organisation_access(pairs=involvement_access_pairs([involvement]), context=admin_context(cast))
     services.suspend_practitioner(practitioner=cast.practitioner, reason="Investigation", context=admin_context(cast))
     client = as_user(cast.admin.user)
     url = reverse("practitioners:reinstate", kwargs={"pk": cast.practitioner.pk})
@@ -165,7 +168,8 @@ def test_reinstating_needs_a_reason_and_current_dates_and_restores_involvement_g
     assert response.status_code == 302
     cast.practitioner.refresh_from_db()
     assert cast.practitioner.status == Practitioner.Status.ACTIVE
-    assert AccessGrant.objects.live().filter(practitioner=cast.practitioner, involvement=involvement).exists()
+    cast.practitioner.user.is_verified = lambda: True
+    assert permissions.may_open_child(cast.practitioner, involvement.child)
     history = [(c.from_status, c.to_status, c.reason) for c in cast.practitioner.status_changes.all()]
     assert history[:2] == [("suspended", "active", "Investigation closed"), ("active", "suspended", "Investigation")]
     assert AccessEvent.objects.filter(action="practitioner.reinstate", reason="Investigation closed").exists()
@@ -189,14 +193,15 @@ def test_reinstating_with_lapsed_training_is_refused_until_new_dates_are_given(c
 
 def test_lapsed_practitioners_expire_once_and_lose_access(cast):
     involvement = factories.InvolvementFactory(organisation=cast.organisation)
-    services.sync_involvement_grants(involvement=involvement, context=admin_context(cast))
+    services.sync_organisation_access(pairs=involvement_access_pairs([involvement]), context=admin_context(cast))
     cast.practitioner.vetting_expires_on = timezone.localdate() - timedelta(days=1)
     cast.practitioner.save()
     assert expiry.expire_lapsed_practitioners(today=timezone.localdate()).counts["expired"] == 1
     assert expiry.expire_lapsed_practitioners(today=timezone.localdate()).counts["expired"] == 0
     cast.practitioner.refresh_from_db()
     assert cast.practitioner.status == Practitioner.Status.EXPIRED
-    assert not AccessGrant.objects.live().filter(practitioner=cast.practitioner).exists()
+    cast.practitioner.user.is_verified = lambda: True
+    assert not permissions.may_open_child(cast.practitioner, involvement.child)
     change = cast.practitioner.status_changes.first()
     assert change.changed_by is None and change.to_status == "expired"
     assert AccessEvent.objects.filter(action="practitioner.expire").count() == 1
