@@ -216,7 +216,7 @@ def main():
             cpu = time.process_time() - cpu
             if args.profile == name:
                 profile.disable()
-                pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+                pstats.Stats(profile).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "30")))
             print(f"{name:<11} {len(data):>7,} rows in {seconds:6.2f}s = {len(data) / seconds:>8,.0f} rows/s"
                   + (f"  (Django process CPU {cpu:.2f}s)" if args.clients == 1 else ""), flush=True)
         assert Involvement.objects.count() == args.rows + args.new_child_rows

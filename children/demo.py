@@ -148,7 +148,7 @@ def build_demo_world(*, seed: int = 2026, children_per_authority: int = 67) -> D
     world.shielded_child = _demo_shielded(authorities, services, today)
     # Organisations' access follows their open involvements, as it does for involvements added
     # through the app.
-    sync_organisation_access(pairs=Involvement.objects.open().values_list("organisation_id", "child_id"),
+    sync_organisation_access(opened=Involvement.objects.open().values_list("organisation_id", "child_id"),
                              context=RequestContext.system("seed_demo"))
     return world
 

@@ -296,6 +296,12 @@ class Involvement(models.Model):
                 name="involvement_end_after_start",
             ),
         ]
+        indexes = [
+            # "Has this organisation an open involvement with this child?": what an organisation's
+            # access follows (practitioners.services.sync_organisation_access), one probe per child.
+            models.Index(fields=["child", "organisation"], condition=Q(ended_on__isnull=True),
+                         name="involvement_open_by_child"),
+        ]
 
     def __str__(self):
         return f"Involvement #{self.pk}"

@@ -186,7 +186,7 @@ def add_involvement(*, reference: str, involvement: NewInvolvement, context: Req
         audit.record_event(action="involvement.add", context=context, child=child,
                            details={"involvement_id": row.pk, "organisation_id": organisation.pk,
                                     "service_id": involvement.service.pk})
-        access.sync_organisation_access(pairs={(row.organisation_id, row.child_id)}, context=context)
+        access.sync_organisation_access(opened={(row.organisation_id, row.child_id)}, context=context)
         _touch(child)
         return row
 
@@ -210,7 +210,7 @@ def end_involvement(*, reference: str, involvement_id: int, ended_on: date, cont
         row.save(update_fields=["ended_on"])
         audit.record_event(action="involvement.end", context=context, child=child,
                            details={"involvement_id": row.pk, "organisation_id": row.organisation_id})
-        access.sync_organisation_access(pairs={(row.organisation_id, row.child_id)}, context=context)
+        access.sync_organisation_access(closed={(row.organisation_id, row.child_id)}, context=context)
         _touch(child)
         return row
 

@@ -347,8 +347,10 @@ class _Ingest:
         """The organisation's access follows its involvements: held on each child with a new open
         involvement, ended where the last open one ended. The same few queries for the whole batch
         (``sync_organisation_access``); counted in the batch's ``feed.bulk`` event."""
-        self.access = sync_organisation_access(pairs=involvement_access_pairs(self.created + self.updated),
-                                               context=self.context, audit_each=False)
+        self.access = sync_organisation_access(
+            opened=involvement_access_pairs([i for i in self.created + self.updated if i.ended_on is None]),
+            closed=involvement_access_pairs([i for i in self.updated if i.ended_on is not None]),
+            context=self.context, audit_each=False)
 
 
 def _current_id(pk: int, status: str, merged_into_id: int | None) -> int:

@@ -47,14 +47,14 @@ def _move_involvements(involvements, *, to: Child, context: RequestContext, note
     """Point involvements at another child; the organisations' access moves with them (ended on
     the old record unless another open involvement keeps it, given on the new one)."""
     entries = []
-    pairs = involvement_access_pairs(involvements)
+    moved_from = involvement_access_pairs(involvements)
     Involvement.objects.filter(pk__in=[i.pk for i in involvements]).update(child=to)
     for involvement in involvements:
         old = copy.copy(involvement)
         involvement.child = to
         entries.append(history.entry(old=old, new=involvement, context=context, additional_data=note))
     history.write(entries)
-    sync_organisation_access(pairs=pairs | involvement_access_pairs(involvements), context=context)
+    sync_organisation_access(opened=involvement_access_pairs(involvements), closed=moved_from, context=context)
 
 
 def _update_child(child: Child, *, context: RequestContext, note: dict, **changes) -> Child:

@@ -159,7 +159,7 @@ def _attach(review: MatchReview, child: Child, *, user, context: RequestContext,
     history.write([history.entry(old=None, new=involvement, context=context, now=now,
                                  additional_data={"source": "feed.review", "review_id": review.pk})])
     Child.objects.filter(pk=child.pk).update(last_activity_at=now)
-    sync_organisation_access(pairs={(involvement.organisation_id, child.pk)}, context=context)
+    sync_organisation_access(opened={(involvement.organisation_id, child.pk)}, context=context)
     review.status, review.child, review.involvement = status, child, involvement
     review.decided_by, review.decided_at, review.updated_at = user, now, now
     review.save(update_fields=["status", "child", "involvement", "decided_by", "decided_at", "updated_at"])

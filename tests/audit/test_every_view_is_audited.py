@@ -320,7 +320,7 @@ def world(db):
     involved = factories.OrganisationFactory(local_authority=la)  # works with the child
     granted = factories.PractitionerFactory(organisation=involved)
     involvement = factories.InvolvementFactory(child=child, organisation=involved)
-    sync_organisation_access(pairs=involvement_access_pairs([involvement]), context=system)  # granted opens the child through it
+    sync_organisation_access(opened=involvement_access_pairs([involvement]), context=system)  # granted opens the child through it
     Token.objects.create(user=granted.user)
     other = factories.OrganisationFactory(local_authority=la)  # same LA, no involvement: no grants follow
     requester = factories.PractitionerFactory(organisation=other)

@@ -32,7 +32,7 @@ def test_a_practitioner_finds_a_child_despite_a_typo_and_sees_who_is_involved(li
     from audit.context import RequestContext
     from practitioners.services import involvement_access_pairs, sync_organisation_access
 
-    sync_organisation_access(pairs=involvement_access_pairs([child.involvements.get()]), context=RequestContext.system("test"))
+    sync_organisation_access(opened=involvement_access_pairs([child.involvements.get()]), context=RequestContext.system("test"))
 
     page.goto(live_server.url + "/children/search/")
     assert page.get_by_role("heading", level=1).inner_text() == "Find a child"

@@ -82,7 +82,7 @@ def test_ending_an_involvement_revokes_the_access_it_gave(searcher_client, searc
 
     involvement = factories.InvolvementFactory(child=child, organisation=searcher.organisation,
                                                started_on=date(2024, 1, 1))
-    sync_organisation_access(pairs=involvement_access_pairs([involvement]), context=RequestContext.system("test"))
+    sync_organisation_access(opened=involvement_access_pairs([involvement]), context=RequestContext.system("test"))
     assert searcher_client.get(child.get_absolute_url()).status_code == 200
     url = reverse("children:end_involvement", kwargs={"reference": child.reference, "involvement_id": involvement.pk})
     assert searcher_client.get(url).status_code == 200

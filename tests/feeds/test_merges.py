@@ -57,7 +57,7 @@ def test_merging_moves_involvements_names_addresses_and_a_missing_identifier(adm
     monkeypatch.setattr(User, "is_verified", lambda self: True, raising=False)
     keep, duplicate, involvement = pair
     colleague = factories.PractitionerFactory(organisation=organisation)
-    sync_organisation_access(pairs=involvement_access_pairs([involvement]), context=RequestContext.system("test"))
+    sync_organisation_access(opened=involvement_access_pairs([involvement]), context=RequestContext.system("test"))
     assert permissions.may_open_child(colleague, duplicate)
 
     response = admin.post(reverse("feeds:merge"), merge_form(keep, duplicate, confirm="yes"))

@@ -27,7 +27,9 @@ def verified(monkeypatch):
 
 
 def sync(*involvements, **kwargs):
-    return services.sync_organisation_access(pairs=involvement_access_pairs(involvements), context=SYSTEM, **kwargs)
+    """Both directions are checked against the involvements, so the same pairs can go as both."""
+    pairs = involvement_access_pairs(involvements)
+    return services.sync_organisation_access(opened=pairs, closed=pairs, context=SYSTEM, **kwargs)
 
 
 def test_an_open_involvement_opens_the_record_to_every_active_practitioner_of_that_organisation(verified):
@@ -146,3 +148,22 @@ def test_without_a_verified_second_factor_nobody_sees_any_child():
     colleague = factories.PractitionerFactory(organisation=involvement.organisation)
     sync(involvement)
     assert not permissions.may_open_child(colleague, involvement.child)
+
+
+def test_a_sync_larger_than_one_statement_takes_covers_every_child(verified, monkeypatch):
+    monkeypatch.setattr(services, "_CHUNK", 2)
+    organisation = factories.OrganisationFactory()
+    involvements = [factories.InvolvementFactory(organisation=organisation) for _ in range(5)]
+    assert len(sync(*involvements).granted) == 5
+    Involvement.objects.filter(organisation=organisation).update(ended_on=date.today())
+    assert len(sync(*involvements).ended) == 5
+
+
+def test_opened_pairs_only_ever_grant_and_closed_pairs_only_ever_end(verified):
+    involvement = factories.InvolvementFactory()
+    pairs = involvement_access_pairs([involvement])
+    assert len(services.sync_organisation_access(closed=pairs, context=SYSTEM)) == 0  # open: nothing to end
+    assert services.sync_organisation_access(opened=pairs, context=SYSTEM).granted == pairs
+    Involvement.objects.filter(pk=involvement.pk).update(ended_on=date.today())
+    assert len(services.sync_organisation_access(opened=pairs, context=SYSTEM)) == 0  # ended: nothing to give
+    assert services.sync_organisation_access(closed=pairs, context=SYSTEM).ended == pairs

@@ -87,7 +87,7 @@ def test_a_date_that_does_not_exist_is_an_error_on_the_form_not_a_crash(as_user,
 def test_once_approved_a_practitioner_opens_the_records_their_organisation_is_involved_with(cast):
     involvement = factories.InvolvementFactory(organisation=cast.organisation)
     ended = factories.InvolvementFactory(organisation=cast.organisation, ended_on=timezone.localdate())
-    services.sync_organisation_access(pairs=involvement_access_pairs([involvement, ended]), context=admin_context(cast))
+    services.sync_organisation_access(opened=involvement_access_pairs([involvement, ended]), context=admin_context(cast))
     cast.pending.user.is_verified = lambda: True
     assert not permissions.may_open_child(cast.pending, involvement.child)
     services.approve_practitioner(practitioner=cast.pending, context=admin_context(cast), **dates())
@@ -158,7 +158,7 @@ def test_a_deactivated_account_is_refused_on_its_next_request(as_user, cast):
 
 def test_reinstating_needs_a_reason_and_current_dates_and_restores_the_organisations_access(as_user, cast):
     involvement = factories.InvolvementFactory(organisation=cast.organisation)
-    services.sync_organisation_access(pairs=involvement_access_pairs([involvement]), context=admin_context(cast))
+    services.sync_organisation_access(opened=involvement_access_pairs([involvement]), context=admin_context(cast))
     services.suspend_practitioner(practitioner=cast.practitioner, reason="Investigation", context=admin_context(cast))
     client = as_user(cast.admin.user)
     url = reverse("practitioners:reinstate", kwargs={"pk": cast.practitioner.pk})
@@ -193,7 +193,7 @@ def test_reinstating_with_lapsed_training_is_refused_until_new_dates_are_given(c
 
 def test_lapsed_practitioners_expire_once_and_lose_access(cast):
     involvement = factories.InvolvementFactory(organisation=cast.organisation)
-    services.sync_organisation_access(pairs=involvement_access_pairs([involvement]), context=admin_context(cast))
+    services.sync_organisation_access(opened=involvement_access_pairs([involvement]), context=admin_context(cast))
     cast.practitioner.vetting_expires_on = timezone.localdate() - timedelta(days=1)
     cast.practitioner.save()
     assert expiry.expire_lapsed_practitioners(today=timezone.localdate()).counts["expired"] == 1
