@@ -160,8 +160,10 @@ def practitioner_detail(request, pk):
                                   details={"practitioner_id": practitioner.pk})
         history = list(practitioner.status_changes.select_related("changed_by"))
         grants = list(practitioner.grants.live().select_related("child").order_by("expires_at")[:50])
+        organisation_records = permissions.children_with_organisation_access(practitioner.organisation).count()
     return render(request, "practitioners/console/practitioner_detail.html", {
         "practitioner": practitioner, "history": history, "grants": grants,
+        "organisation_records": organisation_records,
         "vetting_current": practitioner.vetting_current(), "training_current": practitioner.training_current(),
     })
 

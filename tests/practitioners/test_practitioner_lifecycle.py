@@ -239,3 +239,15 @@ def test_other_las_admin_cannot_approve_through_the_service(cast):
     with pytest.raises(PermissionDenied):
         services.approve_practitioner(practitioner=cast.pending, context=RequestContext(user=cast.other_admin.user),
                                       **dates())
+
+
+def test_the_practitioners_page_shows_their_organisations_reach_and_their_own_grants(as_user, cast):
+    involvement = factories.InvolvementFactory(organisation=cast.organisation)
+    services.sync_organisation_access(opened=involvement_access_pairs([involvement]), context=admin_context(cast))
+    services.grant_access(practitioner=cast.practitioner, child=cast.child, source=AccessGrant.Source.ACCESS_REQUEST,
+                          reason="Core group", expires_at=timezone.now() + timedelta(days=5),
+                          context=admin_context(cast))
+    page = as_user(cast.admin.user).get(
+        reverse("practitioners:practitioner_detail", kwargs={"pk": cast.practitioner.pk})).content.decode()
+    assert f"the 1 child {cast.organisation.name} is working with" in page
+    assert f"{cast.child.reference}: Access request approved, until" in page
