@@ -42,7 +42,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from children import identifiers, names  # noqa: E402
-from children.models import Child, ChildName, Involvement, new_child_reference  # noqa: E402
+from children.models import Child, ChildName, Involvement, NameKey, new_child_reference  # noqa: E402
 from feeds.models import OrganisationToken  # noqa: E402
 from practitioners.models import LocalAuthority, Organisation, Service  # noqa: E402
 
@@ -88,12 +88,14 @@ def load_children(count: int, la) -> list[str]:
                 retain_until=date.today() + timedelta(days=365),
             ))
         Child.objects.bulk_create(children)
-        ChildName.objects.bulk_create([
+        child_names = ChildName.objects.bulk_create([
             ChildName(child=c, kind="current", given_names=c.given_names, family_name=c.family_name,
                       given_norm=names.normalise(c.given_names), family_norm=names.normalise(c.family_name),
                       given_phonetic=names.phonetic(c.given_names), family_phonetic=names.phonetic(c.family_name))
             for c in children
         ])
+        # bulk_create sends no save(): the matching engine's blocking keys are written as save() would.
+        NameKey.objects.bulk_create([key for name in child_names for key in NameKey.rows_for(name, name.child)])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # planner statistics, as a live database has them
     print(f"loaded {count:,} children in {time.perf_counter() - started:.1f}s", flush=True)
