@@ -69,9 +69,9 @@ class Probe:
 
 
 def in_clause(column: str, values: list) -> tuple[str, list]:
-    """``column IN (...)``: on PostgreSQL one array parameter (``= ANY``), which the driver binds far
-    faster than hundreds of separate ones; the same rows and the same index either way."""
-    if connection.vendor == "postgresql":
+    """``column IN (...)``: on PostgreSQL a long list as one array parameter (``= ANY``), which the
+    driver binds far faster than hundreds of separate ones; the same rows and the same index either way."""
+    if connection.vendor == "postgresql" and len(values) > 8:
         return f"{column} = ANY(%s)", [list(values)]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
