@@ -163,6 +163,20 @@ def run_scenario(work: list[tuple], batch_size: int, expect: tuple[str, ...]) ->
     return time.perf_counter() - started, sum((counts for _, counts in results), collections.Counter())
 
 
+def time_matching(rows: list[dict]):
+    """Milliseconds a row in the demographic search feed ingest runs (``find_child``), nothing else."""
+    from feeds.matching import IncomingChild, find_child
+
+    for label, strip in (("with NHS numbers", False), ("without NHS numbers", True)):
+        incoming = [IncomingChild.from_row({**r, "date_of_birth": date.fromisoformat(r["date_of_birth"]),
+                                            **({"nhs_number": ""} if strip else {})}) for r in rows]
+        started = time.perf_counter()
+        candidates = sum(len(find_child(child).candidates) for child in incoming)
+        seconds = time.perf_counter() - started
+        print(f"find_child {label:<20} {len(rows):>5,} rows: {seconds / len(rows) * 1000:6.2f} ms a row "
+              f"({candidates:,} candidates listed)", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--children", type=int, default=100_000)
@@ -173,6 +187,9 @@ def main():
                              "grants each of them access (practitioners.services.sync_grants_for_involvements)")
     parser.add_argument("--clients", type=int, default=1,
                         help="concurrent clients (processes), each an organisation with its own token")
+    parser.add_argument("--match-only", type=int, default=0, metavar="N",
+                        help="first time feeds.matching.find_child alone on N new-child rows, with and without "
+                             "their NHS numbers, against the loaded children (nothing written)")
     parser.add_argument("--profile", choices=["identifier", "unchanged", "updated", "new-child", "unidentified"],
                         help="print where the time of one scenario goes (cProfile; with --clients 1)")
     args = parser.parse_args()
@@ -203,6 +220,8 @@ def main():
         fresh = nhs_numbers(700_000_000, args.new_child_rows)
         new_rows = [row(args.children + i, fresh[i]) for i in range(args.new_child_rows)]
         unidentified = [row(args.children + args.new_child_rows + i, "") for i in range(args.new_child_rows)]
+        if args.match_only:
+            time_matching(new_rows[:args.match_only])
 
         def split(data):  # each client its own share of the rows
             return [(key, data[n::args.clients]) for n, key in enumerate(keys)]
