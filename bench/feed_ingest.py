@@ -13,10 +13,15 @@ Scenarios, each timed end to end:
   identifier  new involvements for existing children matched by NHS number (the SPEC 7 target)
   unchanged   the same batches again: every row ``unchanged``
   updated     the same rows with an end date: every row ``updated`` (the organisation's access ends)
-  new-child   rows nobody matches: demographic search, then a new child record per row
+  new-child   rows nobody matches: demographic search, then a new child record per row (each row
+              carries an NHS number nobody holds, as health feeds send)
+  unidentified  the same without NHS numbers (as school feeds send): demographic search, then a new
+              record or, for rows like a loaded child, a review-queue entry; the synthetic names
+              (few given names, one postcode) make the search's blocks far fuller than real ones
 """
 
 import argparse
+import collections
 import json
 import multiprocessing
 import os
@@ -42,7 +47,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from children import identifiers, names  # noqa: E402
-from children.models import Child, ChildName, Involvement, new_child_reference  # noqa: E402
+from children.models import Child, ChildName, Involvement, NameKey, new_child_reference  # noqa: E402
 from feeds.models import OrganisationToken  # noqa: E402
 from practitioners.models import ChildGroupObjectPermission, LocalAuthority, Organisation, Service  # noqa: E402
 
@@ -88,12 +93,14 @@ def load_children(count: int, la) -> list[str]:
                 retain_until=date.today() + timedelta(days=365),
             ))
         Child.objects.bulk_create(children)
-        ChildName.objects.bulk_create([
+        child_names = ChildName.objects.bulk_create([
             ChildName(child=c, kind="current", given_names=c.given_names, family_name=c.family_name,
                       given_norm=names.normalise(c.given_names), family_norm=names.normalise(c.family_name),
                       given_phonetic=names.phonetic(c.given_names), family_phonetic=names.phonetic(c.family_name))
             for c in children
         ])
+        # bulk_create sends no save(): the matching engine's blocking keys are written as save() would.
+        NameKey.objects.bulk_create([key for name in child_names for key in NameKey.rows_for(name, name.child)])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # planner statistics, as a live database has them
     print(f"loaded {count:,} children in {time.perf_counter() - started:.1f}s", flush=True)
@@ -121,17 +128,20 @@ def row(i: int, nhs: str, **extra) -> dict:
             "contact_phone": "0113 496 0000", **extra}
 
 
-def post_all(key, rows, batch_size, expect) -> float:
+def post_all(key, rows, batch_size, expect) -> tuple[float, collections.Counter]:
+    """(seconds, outcome counts); every row must end in one of the ``expect`` outcomes."""
     client = Client()
     started = time.perf_counter()
+    total = collections.Counter()
     for offset in range(0, len(rows), batch_size):
         body = json.dumps({"rows": rows[offset: offset + batch_size]})
         response = client.post("/api/v1/involvements/bulk", body, content_type="application/json",
                                HTTP_AUTHORIZATION=f"Token {key}")
         assert response.status_code == 200, response.content[:500]
         counts = response.json()["counts"]
-        assert counts[expect] == len(rows[offset: offset + batch_size]), counts
-    return time.perf_counter() - started
+        assert sum(counts[e] for e in expect) == len(rows[offset: offset + batch_size]), counts
+        total.update(counts)
+    return time.perf_counter() - started, total
 
 
 def _client_process(args):
@@ -142,15 +152,29 @@ def _client_process(args):
         connections.close_all()
 
 
-def run_scenario(work: list[tuple], batch_size: int, expect: str) -> float:
-    """Wall-clock seconds for every client's rows, the clients in parallel processes."""
+def run_scenario(work: list[tuple], batch_size: int, expect: tuple[str, ...]) -> tuple[float, collections.Counter]:
+    """Wall-clock seconds for every client's rows (the clients in parallel processes), outcome counts."""
     if len(work) == 1:
         return post_all(work[0][0], work[0][1], batch_size, expect)
     connections.close_all()
     started = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(len(work)) as pool:
-        pool.map(_client_process, [(key, rows, batch_size, expect) for key, rows in work])
-    return time.perf_counter() - started
+        results = pool.map(_client_process, [(key, rows, batch_size, expect) for key, rows in work])
+    return time.perf_counter() - started, sum((counts for _, counts in results), collections.Counter())
+
+
+def time_matching(rows: list[dict]):
+    """Milliseconds a row in the demographic search feed ingest runs (``find_child``), nothing else."""
+    from feeds.matching import IncomingChild, find_child
+
+    for label, strip in (("with NHS numbers", False), ("without NHS numbers", True)):
+        incoming = [IncomingChild.from_row({**r, "date_of_birth": date.fromisoformat(r["date_of_birth"]),
+                                            **({"nhs_number": ""} if strip else {})}) for r in rows]
+        started = time.perf_counter()
+        candidates = sum(len(find_child(child).candidates) for child in incoming)
+        seconds = time.perf_counter() - started
+        print(f"find_child {label:<20} {len(rows):>5,} rows: {seconds / len(rows) * 1000:6.2f} ms a row "
+              f"({candidates:,} candidates listed)", flush=True)
 
 
 def main():
@@ -164,7 +188,10 @@ def main():
                              "practitioners.services.sync_organisation_access)")
     parser.add_argument("--clients", type=int, default=1,
                         help="concurrent clients (processes), each an organisation with its own token")
-    parser.add_argument("--profile", choices=["identifier", "unchanged", "updated", "new-child"],
+    parser.add_argument("--match-only", type=int, default=0, metavar="N",
+                        help="first time feeds.matching.find_child alone on N new-child rows, with and without "
+                             "their NHS numbers, against the loaded children (nothing written)")
+    parser.add_argument("--profile", choices=["identifier", "unchanged", "updated", "new-child", "unidentified"],
                         help="print where the time of one scenario goes (cProfile; with --clients 1)")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
@@ -193,17 +220,22 @@ def main():
         rows = [row(i, numbers[i]) for i in range(args.rows)]
         fresh = nhs_numbers(700_000_000, args.new_child_rows)
         new_rows = [row(args.children + i, fresh[i]) for i in range(args.new_child_rows)]
+        unidentified = [row(args.children + args.new_child_rows + i, "") for i in range(args.new_child_rows)]
+        if args.match_only:
+            time_matching(new_rows[:args.match_only])
 
         def split(data):  # each client its own share of the rows
             return [(key, data[n::args.clients]) for n, key in enumerate(keys)]
 
         print(f"{args.clients} client(s), batches of {batch_size}, {args.practitioners} practitioner account(s) "
               "per organisation", flush=True)
+        created = 0
         for name, data, expect in [
-            ("identifier", rows, "created"),
-            ("unchanged", rows, "unchanged"),
-            ("updated", [{**r, "ended_on": "2025-07-18"} for r in rows], "updated"),
-            ("new-child", new_rows, "created"),
+            ("identifier", rows, ("created",)),
+            ("unchanged", rows, ("unchanged",)),
+            ("updated", [{**r, "ended_on": "2025-07-18"} for r in rows], ("updated",)),
+            ("new-child", new_rows, ("created",)),
+            ("unidentified", unidentified, ("created", "queued_for_review")),
         ]:
             if args.profile == name:
                 import cProfile
@@ -212,16 +244,20 @@ def main():
                 profile = cProfile.Profile()
                 profile.enable()
             cpu = time.process_time()
-            seconds = run_scenario(split(data), batch_size, expect)
+            seconds, counts = run_scenario(split(data), batch_size, expect)
+            created += counts["created"]
             cpu = time.process_time() - cpu
             if args.profile == name:
                 profile.disable()
-                pstats.Stats(profile).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "30")))
-            print(f"{name:<11} {len(data):>7,} rows in {seconds:6.2f}s = {len(data) / seconds:>8,.0f} rows/s"
-                  + (f"  (Django process CPU {cpu:.2f}s)" if args.clients == 1 else ""), flush=True)
-        assert Involvement.objects.count() == args.rows + args.new_child_rows
-        # the work was done: every organisation holds access to exactly the children it still has open rows for
-        assert ChildGroupObjectPermission.objects.count() == args.new_child_rows
+                pstats.Stats(profile).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(
+                    int(os.environ.get("BENCH_PROFILE_LINES", "30")))
+            print(f"{name:<12} {len(data):>7,} rows in {seconds:6.2f}s = {len(data) / seconds:>8,.0f} rows/s"
+                  + (f"  (Django process CPU {cpu:.2f}s)" if args.clients == 1 else "")
+                  + (f"  {dict((e, counts[e]) for e in expect)}" if len(expect) > 1 else ""), flush=True)
+        assert Involvement.objects.count() == created
+        # the work was done: each organisation holds access to exactly the children it has open rows for
+        assert ChildGroupObjectPermission.objects.count() == Involvement.objects.open().values(
+            "organisation", "child").distinct().count()
         load = os.getloadavg()[0]
         print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} at the end, "
               f"Python {platform.python_version()}, PostgreSQL {connection.pg_version // 10000}; "

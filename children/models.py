@@ -79,7 +79,11 @@ class Child(models.Model):
 
     class Meta:
         verbose_name_plural = "children"
-        indexes = [models.Index(fields=["date_of_birth", "postcode_district"], name="child_dob_district")]
+        indexes = [
+            models.Index(fields=["date_of_birth", "postcode_district"], name="child_dob_district"),
+            # Feed ingest: which children a row with an unmatched NHS number could still be (matching.engine).
+            models.Index(fields=["date_of_birth"], condition=Q(nhs_number__isnull=True), name="child_dob_without_nhs"),
+        ]
         permissions = []  # view_child (a default permission) is the one guardian grants per object
 
     def __str__(self):

@@ -23,7 +23,7 @@ Attaching with nobody looking is feeds' decision, more cautious than the engine'
 from dataclasses import dataclass, field
 from datetime import date
 
-from children.matching import CONFIDENT, FUZZY, POSSIBLE, Candidate, Query, match
+from children.matching import CONFIDENT, POSSIBLE, Candidate, Query, match_within_reach
 from children.models import Child
 
 __all__ = ["CONFIDENT", "POSSIBLE", "Candidate", "IncomingChild", "MatchOutcome", "find_child"]
@@ -72,7 +72,8 @@ def find_child(row: IncomingChild) -> MatchOutcome:
     """The child this row is confidently about, else the candidates worth a person's look."""
     # The sending organisation knows where the child lives: a shielded child is still matched,
     # on everything but their location (the engine never scores or shows it).
-    candidates = match(row.query(), mode=FUZZY, shielded_unlocated=True)[:MAX_CANDIDATES]
+    # The fuzzy stage's candidates, looked for only among children born where POSSIBLE is within reach.
+    candidates = match_within_reach(row.query(), shielded_unlocated=True)[:MAX_CANDIDATES]
     attachable = [c for c in candidates if _unattended(c)]
     if attachable:
         best = attachable[0]

@@ -9,9 +9,10 @@ bands; below ``POSSIBLE`` nothing is returned. ``search`` adds the result cap an
 which stage ran.
 """
 
-from children.matching.engine import AUTO, FUZZY, MODES, PLAIN, Candidate, SearchOutcome, match, search
+from children.matching.engine import (AUTO, FUZZY, MODES, PLAIN, Candidate, SearchOutcome, match,
+                                     match_within_reach, search)
 from children.matching.query import Query
 from children.matching.scoring import CONFIDENT, POSSIBLE
 
 __all__ = ["AUTO", "CONFIDENT", "FUZZY", "MODES", "PLAIN", "POSSIBLE", "Candidate", "Query", "SearchOutcome",
-           "match", "search"]
+           "match", "match_within_reach", "search"]

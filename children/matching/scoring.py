@@ -9,6 +9,7 @@ records, not the weights of one data set (SPEC 3.7).
 """
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import lru_cache
 
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -165,14 +166,18 @@ def name_penalty(query, stored: StoredName) -> tuple[float, list[str]]:
     """Best of the names as given and with given and family names swapped."""
     options = [_names_penalty(query.given_tokens, query.family_tokens, stored)]
     if query.given_tokens and query.family_tokens:
-        given_as_family = ("".join(query.given_tokens),) + (query.given_tokens if len(query.given_tokens) > 1 else ())
-        penalty, reasons = _names_penalty(query.family_tokens, given_as_family, stored)
+        penalty, reasons = _names_penalty(query.family_tokens, _given_as_family(query), stored)
         options.append((penalty + NAMES_SWAPPED, [*reasons, "given and family names swapped"]))
     penalty, reasons = min(options, key=lambda option: option[0])
     if stored.kind != "current":
         penalty += EARLIER_NAME
         reasons = [*reasons, f"matched a {stored.kind} name"]
     return penalty, reasons
+
+
+def _given_as_family(query) -> tuple[str, ...]:
+    """The given names read as a family name (whole, then parts), for names typed the wrong way round."""
+    return ("".join(query.given_tokens),) + (query.given_tokens if len(query.given_tokens) > 1 else ())
 
 
 def _names_penalty(given: tuple[str, ...], family: tuple[str, ...], stored: StoredName) -> tuple[float, list[str]]:
@@ -231,8 +236,8 @@ def _cut(postcode: str, kind: str) -> str:
     return postcode
 
 
-def score(query, child: StoredChild) -> tuple[float, list[str]]:
-    """The score in [0, 1] (rounded to 3 places) and the reasons, most telling first."""
+def identifier_penalty(query, child: StoredChild) -> tuple[bool, float, list[str]]:
+    """(an identifier matches, the penalty for those that differ, the reasons)."""
     identifier_match, penalty, reasons = False, 0.0, []
     for field, label in (("nhs_number", "NHS number"), ("upn", "UPN")):
         asked, held = getattr(query, field), getattr(child, field)
@@ -243,6 +248,18 @@ def score(query, child: StoredChild) -> tuple[float, list[str]]:
             else:
                 penalty += IDENTIFIER_CONFLICT
                 reasons.append(f"{label} differs")
+    return identifier_match, penalty, reasons
+
+
+def sex_penalty(query, child: StoredChild) -> float:
+    if query.sex and child.sex in ("F", "M") and query.sex in ("F", "M") and query.sex != child.sex:
+        return SEX_DIFFERENT
+    return 0.0
+
+
+def score(query, child: StoredChild) -> tuple[float, list[str]]:
+    """The score in [0, 1] (rounded to 3 places) and the reasons, most telling first."""
+    identifier_match, penalty, reasons = identifier_penalty(query, child)
     if query.has_name:
         name_options = [name_penalty(query, stored) for stored in child.names]
         if name_options:
@@ -255,10 +272,9 @@ def score(query, child: StoredChild) -> tuple[float, list[str]]:
         penalty += p
         if why:
             reasons.append(why)
-    if query.sex and child.sex in ("F", "M") and query.sex in ("F", "M"):
-        if query.sex != child.sex:
-            penalty += SEX_DIFFERENT
-            reasons.append("sex differs")
+    if sex_penalty(query, child):
+        penalty += SEX_DIFFERENT
+        reasons.append("sex differs")
     if identifier_match:
         penalty *= IDENTIFIER_DAMPING
     value = round(max(0.0, 1.0 - penalty), 3)
@@ -267,6 +283,87 @@ def score(query, child: StoredChild) -> tuple[float, list[str]]:
         # without a date of birth and a name (or an identifier) a match is only ever possible.
         value = min(value, UNCORROBORATED_CEILING)
     return value, reasons
+
+
+# Reach: which candidates could still score POSSIBLE. Without a matching identifier the score is
+# 1 - (sum of penalties), every penalty >= 0, rounded to 3 places: a candidate whose penalties from
+# some fields already exceed REACH scores below POSSIBLE whatever its other fields say. (A matching
+# NHS number or UPN damps every penalty: no bound below holds for such a candidate.)
+REACH = 1.0 - POSSIBLE + 0.0005  # 1 - 0.1505 = 0.8495 still rounds to 0.85; anything beyond does not
+_FLOAT_SLACK = 1e-9  # sums of penalties in another order may differ in the last bits
+
+
+def out_of_reach(penalty: float) -> bool:
+    """Does a candidate carrying at least this penalty (and no matching identifier) score below POSSIBLE?"""
+    return penalty > REACH + _FLOAT_SLACK
+
+
+def floor(query, child: StoredChild) -> float | None:
+    """A lower bound on ``score``'s penalty from the fields that need no name or address comparison
+    (conflicting identifiers, date of birth, sex); None when an identifier matches."""
+    identifier_match, penalty, _ = identifier_penalty(query, child)
+    if identifier_match:
+        return None
+    return penalty + dob_penalty(query, child.date_of_birth)[0] + sex_penalty(query, child)
+
+
+def name_floor(query, names: tuple[StoredName, ...]) -> float:
+    """A lower bound on the name part of ``score``'s penalty, from family names alone (cheap: the
+    token comparisons are cached and reused when the child is scored).
+
+    Both readings of the query (as given; given and family swapped) pay a ``family_penalty``, which
+    is never below the closest pair of family tokens' ``token_penalty``, nor than FAMILY_DIFFERENT."""
+    if not query.has_name:
+        return 0.0
+    if not names:
+        return GIVEN_DIFFERENT + FAMILY_DIFFERENT  # what score charges for no name at all
+    if not query.family_tokens:
+        return 0.0
+    asked = query.family_tokens + (_given_as_family(query) if query.given_tokens else ())
+    best = FAMILY_DIFFERENT
+    for name in names:
+        for stored in name.family_tokens:
+            for token in asked:
+                best = min(best, token_penalty(token, stored, given=False)[0])
+                if not best:
+                    return 0.0
+    return best
+
+
+@dataclass(frozen=True)
+class DobWindow:
+    """The stored dates of birth a candidate can have and still score POSSIBLE: ``first`` to ``last``
+    and ``others`` (slips and swaps outside that range)."""
+
+    first: date
+    last: date
+    others: frozenset[date]
+
+    def __contains__(self, value: date) -> bool:
+        return self.first <= value <= self.last or value in self.others
+
+
+def dob_window(value: date) -> DobWindow | None:
+    """Where a child must be born to score POSSIBLE against a query born on ``value``; None when a
+    different date of birth alone leaves a candidate within reach (no window then).
+
+    Read from ``DOB_PENALTY`` and ``dates.compare``: a stored date outside the query's month and year
+    agrees only as a swap or a slip (else DIFFERENT), so the window is the month or year whose
+    agreement is within reach, plus the swap and the slips when theirs are."""
+    within = {agreement for agreement, penalty in DOB_PENALTY.items() if not out_of_reach(penalty)}
+    if DobAgreement.DIFFERENT in within:
+        return None
+    if DobAgreement.SAME_YEAR in within:
+        first, last = date(value.year, 1, 1), date(value.year, 12, 31)
+    elif DobAgreement.SAME_MONTH in within:
+        first = value.replace(day=1)
+        last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+    else:
+        first = last = value
+    others = set(dates.slips(value)) if DobAgreement.SLIP in within else set()
+    if DobAgreement.SWAPPED in within and dates.swapped(value):
+        others.add(dates.swapped(value))
+    return DobWindow(first, last, frozenset(d for d in others if not first <= d <= last))
 
 
 def band(value: float) -> str:

@@ -167,6 +167,18 @@ def test_a_different_child_with_a_different_nhs_number_is_never_a_candidate(amel
     assert outcome.candidates == [] and outcome.child is None
 
 
+def test_a_row_with_an_nhs_number_nobody_holds_still_finds_a_child_recorded_without_one(api, amelia):
+    """Only a child holding another NHS number is ruled out: Amelia was recorded without one."""
+    assert only_status(post_rows(api, [row(1, family_name="Kocinski")])) == "created"
+    assert Involvement.objects.get().child == amelia and Child.objects.count() == 1
+
+
+def test_a_row_whose_nhs_number_nobody_near_could_share_makes_a_new_record(api, amelia):
+    Child.objects.filter(pk=amelia.pk).update(nhs_number=factories.nhs_number_for(1))
+    assert only_status(post_rows(api, [row(1, family_name="Kocinski")])) == "created"
+    assert Involvement.objects.get().child != amelia and Child.objects.count() == 2
+
+
 def test_a_shielded_child_is_not_matched_on_location(amelia):
     Child.objects.filter(pk=amelia.pk).update(shielded=True)
     outcome = matching.find_child(incoming())

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('children', '0011_fill_namekeys'),
+        ('children', '0012_child_dob_without_nhs'),
         ('practitioners', '0012_involvement_grants_to_organisation_access'),
     ]
 

@@ -1,0 +1,301 @@
+"""Reach: the bounds that let the engine skip children who cannot score POSSIBLE, checked against
+``scoring.score`` itself. Feed ingest looks only where a POSSIBLE score can be (``match_within_reach``),
+and every ranking drops children whose identifiers, date of birth, sex or family names already put it
+out of reach: each is sound only if no child it skips could have scored POSSIBLE.
+
+Generated near-misses (typos, sound-alikes, short forms, swapped or double-barrelled names, earlier
+names, date-of-birth slips and swaps, the same month or year, identifiers that agree or differ) sit
+around the bands' edges, where an unsound bound would show."""
+
+import collections
+import dataclasses
+import random
+from datetime import date, timedelta
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from children.matching import FUZZY, POSSIBLE, Query, blocking, dates, match, match_within_reach, scoring
+from children.matching.dates import DobAgreement
+from children.models import Child
+from practitioners.models import LocalAuthority
+from tests import factories
+from tests.children import corpus
+from tests.children.test_matching_corpus import SCAN, _plan
+
+GIVEN = ["Amelia", "Oliver", "William", "Elizabeth", "Mary Ann", "Zoë", "Mohammed", "Jo", "Alexander", "Siobhán"]
+FAMILY = ["Smith", "Kociński", "Smith-Jones", "O'Brien", "Adeyemi", "Nguyen", "Van der Berg", "Okafor", "Lee"]
+POSTCODES = ["W6 9LA", "W6 9LB", "W6 1AA", "W12 7RJ", "LS6 2AB", ""]
+
+
+def _mutated(rng: random.Random, value: str, pool: list[str]) -> str:
+    """The name as someone else may have recorded it."""
+    how = rng.choice(["same", "same", "typo", "sound", "short", "part", "prefix", "other", "initial"])
+    if how == "typo":
+        return corpus.typo(rng, value)
+    if how == "sound":
+        return corpus.sound_alike(rng, value)
+    if how == "short":
+        return corpus.short_form(rng, value) or value
+    if how == "part":
+        return rng.choice(value.replace("-", " ").split())
+    if how == "prefix":
+        return value[:max(3, len(value) - 2)]
+    if how == "other":
+        return rng.choice(pool)
+    if how == "initial":
+        return value[0]
+    return value
+
+
+def _near(rng: random.Random, dob: date) -> date:
+    """A stored date of birth near the query's, in each way the scorer tells apart."""
+    how = rng.choice(["same", "swap", "slip", "month", "year", "other"])
+    if how == "swap" and dates.swapped(dob):
+        return dates.swapped(dob)
+    if how == "slip":
+        return rng.choice(sorted(dates.slips(dob)))
+    if how == "month":
+        return dob.replace(day=rng.randint(1, 28))
+    if how == "year":
+        return date(dob.year, rng.randint(1, 12), rng.randint(1, 28))
+    if how == "other":
+        return dob + timedelta(days=rng.randint(-4000, 4000))
+    return dob
+
+
+def _pair(seed: int) -> tuple[Query, scoring.StoredChild]:
+    """A query and a stored child, the child built from the query by a few random slips."""
+    rng = random.Random(seed)
+    given_name, family_name = rng.choice(GIVEN), rng.choice(FAMILY)
+    dob = date(2000, 1, 1) + timedelta(days=rng.randint(0, 9000))
+    query = Query.of(given_name=given_name, family_name=family_name, date_of_birth=dob, postcode=rng.choice(POSTCODES),
+                     sex=rng.choice("FMU"), nhs_number=rng.choice(["", "", "9434765919"]),
+                     upn=rng.choice(["", "", "A123456789012"]))
+    names = []
+    for kind in rng.sample(["current", "previous", "other"], rng.randint(0, 3)):
+        given, family = _mutated(rng, given_name, GIVEN), _mutated(rng, family_name, FAMILY)
+        if rng.random() < 0.1:
+            given, family = family, given  # recorded the wrong way round
+        names.append(scoring.StoredName.of(kind, "" if rng.random() < 0.05 else given, family))
+    child = scoring.StoredChild(
+        date_of_birth=_near(rng, dob), sex=rng.choice("FMUX"),
+        nhs_number=rng.choice(["", "9434765919", "4010232137"]), upn=rng.choice(["", "A123456789012", "B999999999999"]),
+        postcode=rng.choice(POSTCODES), previous_postcodes=tuple(rng.sample(POSTCODES[:-1], rng.randint(0, 2))),
+        names=tuple(names),
+    )
+    return query, child
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32))
+def test_what_ranking_skips_could_never_have_scored_possible(seed):
+    query, child = _pair(seed)
+    value, _ = scoring.score(query, child)
+    low = scoring.floor(query, child)
+    if low is None:  # an identifier matches: every penalty is damped, nothing may be skipped
+        assert (query.nhs_number and query.nhs_number == child.nhs_number) or (query.upn and query.upn == child.upn)
+        return
+    bound = low + scoring.name_floor(query, child.names)
+    if scoring.out_of_reach(bound) or scoring.out_of_reach(low):
+        assert value < POSSIBLE
+    if value > 0:  # the bound never exceeds the penalty the score was rounded from
+        assert bound <= 1.0 - value + 0.0005 + 1e-9
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32))
+def test_every_child_who_scores_possible_without_a_matching_identifier_is_born_within_the_window(seed):
+    query, child = _pair(seed)
+    value, reasons = scoring.score(query, child)
+    if value >= POSSIBLE and not any(r.endswith(" matches") and r.startswith(("NHS", "UPN")) for r in reasons):
+        assert child.date_of_birth in scoring.dob_window(query.date_of_birth)
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)),
+       st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)))
+@example(date(2016, 2, 29), date(2016, 2, 9))
+@example(date(2015, 3, 9), date(2015, 9, 3))
+@example(date(2015, 12, 31), date(2016, 1, 1))
+@example(date(2015, 3, 9), date(2005, 3, 9))
+def test_the_window_holds_every_date_of_birth_whose_penalty_leaves_possible_within_reach(asked, stored):
+    within_reach = not scoring.out_of_reach(scoring.DOB_PENALTY[dates.compare(asked, stored)])
+    assert stored in scoring.dob_window(asked) or not within_reach
+
+
+def test_the_window_is_the_year_and_the_slips_and_swap_around_it_with_todays_weights():
+    """The weights as they are: the same year (0.11) is within reach, a different date (0.2) is not."""
+    assert not scoring.out_of_reach(scoring.DOB_PENALTY[DobAgreement.SAME_YEAR])
+    assert scoring.out_of_reach(scoring.DOB_PENALTY[DobAgreement.DIFFERENT])
+    window = scoring.dob_window(date(2015, 3, 9))
+    assert (window.first, window.last) == (date(2015, 1, 1), date(2015, 12, 31))
+    assert date(2005, 3, 9) in window.others and date(2014, 12, 31) not in window
+    assert window.others == {d for d in dates.slips(date(2015, 3, 9)) if d.year != 2015}
+
+
+def test_every_probe_narrowed_to_the_year_has_its_keys_looked_up_with_the_date_of_birth_slips_too():
+    """Why ``Probe.narrowed`` may keep only the window's year: the window's other dates (slips and a
+    swap in another year) are found by a probe of the same name key with the date-of-birth variants."""
+    query = Query.of(given_name="Bill", family_name="Smith-Jones", date_of_birth=date(2015, 3, 9),
+                     postcode="W6 9LA", nhs_number="9434765919")
+    window = scoring.dob_window(query.date_of_birth)
+    probes = blocking.fuzzy_probes(query).probes
+    variants = dates.variants(query.date_of_birth, today=timezone.localdate())
+    # A stored date of birth is never before 1900 nor in the future (identifiers.validate_date_of_birth).
+    assert {d for d in window.others if date(1900, 1, 1) <= d <= timezone.localdate()} <= variants
+    with_slips = [p for p in probes if ("date_of_birth", "in", variants) in p.conditions]
+    narrowed = [p for p in probes if p.narrowed(window) is not p]
+    assert len(narrowed) >= 6 and len(with_slips) >= 4
+    for probe in narrowed:
+        keys = [c for c in probe.conditions if c[0].endswith("_key")]
+        assert any(c in sibling.conditions for c in keys for sibling in with_slips), probe
+
+
+def test_a_conflicting_identifier_alone_puts_possible_out_of_reach():
+    """What lets ingest drop every child holding another NHS number or UPN (unless one matches)."""
+    assert scoring.out_of_reach(scoring.IDENTIFIER_CONFLICT)
+    assert not scoring.out_of_reach(1.0 - POSSIBLE)
+    assert scoring.out_of_reach(1.0 - POSSIBLE + 0.005)
+
+
+# The ingest path over a population --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def population(django_db_setup, django_db_blocker):
+    """1,200 children loaded once for the module; a third hold no NHS number and some a UPN, as
+    records born of school feeds do."""
+    with django_db_blocker.unblock():
+        people = corpus.population(1200, seed=9, absent=60)
+        with transaction.atomic():
+            corpus.load(people)
+            ids = list(Child.objects.order_by("pk").values_list("pk", flat=True))
+            Child.objects.filter(pk__in=ids[::3]).update(nhs_number=None)
+            for n, pk in enumerate(ids[1::7]):
+                Child.objects.filter(pk=pk).update(upn=factories.upn_for(n))
+        yield people
+        Child.objects.all().delete()
+        LocalAuthority.objects.all().delete()
+
+
+@pytest.fixture(scope="module")
+def feed_queries(population, django_db_blocker):
+    """The corpus's queries that give a date of birth, each as a feed might send it: with a sex, an
+    NHS number nobody holds, the child's own NHS number or UPN, both of these, or as it is."""
+    with django_db_blocker.unblock():
+        held = {c.reference: c for c in Child.objects.all()}
+    rng = random.Random(12)
+    queries = []
+    for group in corpus.cases(population, targets=30, seed=13):
+        for case in group:
+            if not case.query.date_of_birth:
+                continue
+            target = held.get(case.target)
+            how = rng.choice(["as it is", "sex", "new NHS number", "own NHS number", "own UPN", "both"])
+            if how == "sex":
+                fields = {"sex": rng.choice("FM")}
+            elif how == "new NHS number":
+                fields = {"nhs_number": factories.nhs_number_for(900_000 + len(queries))}
+            elif how == "own NHS number" and target and target.nhs_number:
+                fields = {"nhs_number": target.nhs_number}
+            elif how == "own UPN" and target and target.upn:
+                fields = {"upn": target.upn}
+            elif how == "both" and target and target.upn:  # an NHS number nobody holds, the child's UPN
+                fields = {"nhs_number": factories.nhs_number_for(900_000 + len(queries)), "upn": target.upn}
+            else:
+                how, fields = "as it is", {}
+            queries.append((how, dataclasses.replace(case.query, **fields)))
+    return queries
+
+
+def _reference(query: Query, *, shielded_unlocated: bool) -> list[tuple]:
+    """The fuzzy stage as it was before any reach shortcut: every child its blocks find, read through
+    the ORM and scored by ``scoring.score``; those at least POSSIBLE, best first."""
+    blocks = blocking.fuzzy_blocks(query, django_settings.SEARCH_BLOCK_LIMIT)
+    assert not blocks.truncated  # so the narrowed probes must find exactly these
+    unlocated = dataclasses.replace(query, postcode="", postcode_kind="")
+    found = []
+    for child in Child.objects.filter(pk__in=blocks.ids, status=Child.Status.ACTIVE).prefetch_related(
+            "names", "addresses"):
+        hidden = child.shielded
+        if hidden and query.postcode and not shielded_unlocated:
+            continue
+        stored = scoring.StoredChild(
+            date_of_birth=child.date_of_birth, sex=child.sex, nhs_number=child.nhs_number or "",
+            upn=child.upn or "", postcode="" if hidden else child.postcode,
+            previous_postcodes=() if hidden else tuple(
+                a.postcode for a in child.addresses.all() if a.postcode != child.postcode),
+            names=tuple(scoring.StoredName.of(n.kind, n.given_names, n.family_name) for n in child.names.all()))
+        value, reasons = scoring.score(unlocated if hidden else query, stored)
+        if value >= POSSIBLE:
+            found.append((child.reference, value, tuple(reasons)))
+    return sorted(found, key=lambda c: (-c[1], c[0]))
+
+
+def _listed(candidates) -> list[tuple]:
+    return [(c.child.reference, c.score, c.reasons) for c in candidates]
+
+
+@pytest.mark.django_db
+def test_the_ingest_path_finds_exactly_the_candidates_the_full_fuzzy_stage_would(feed_queries):
+    """Same children, scores and reasons, in the same order, for every feed-like query; and ranking
+    for a searcher (the full fuzzy stage, shortcuts within ``rank`` only) agrees as well."""
+    kinds, differ = collections.Counter(), []
+    for number, (how, query) in enumerate(feed_queries):
+        expected = _reference(query, shielded_unlocated=True)
+        kinds[how, bool(expected)] += 1
+        if _listed(match_within_reach(query, shielded_unlocated=True)) != expected:
+            differ.append((how, query.canonical(), "ingest"))
+        if number % 3 == 0 and _listed(match(query, mode=FUZZY)) != _reference(query, shielded_unlocated=False):
+            differ.append((how, query.canonical(), "search"))
+    assert differ == []
+    # Not vacuous: most queries have candidates, and each kind of feed row came up, with and without.
+    assert sum(n for (_, found), n in kinds.items() if found) >= 250
+    assert all(kinds[how, True] >= 5 for how in ["as it is", "sex", "own NHS number", "own UPN", "both"])
+    assert kinds["new NHS number", True] >= 5 and kinds["new NHS number", False] >= 5
+
+
+@pytest.mark.django_db
+def test_a_row_with_an_nhs_number_nobody_holds_skips_the_search_only_when_nobody_near_holds_none(population):
+    """Every child born within the window holds another NHS number: one indexed look, nothing scored."""
+    person = next(p for p in population.people if p.dob.year < date.today().year - 1)
+    child = Child.objects.get(reference=person.reference)
+    window = scoring.dob_window(person.dob)
+    query = Query.of(given_name=person.given, family_name=person.family, date_of_birth=person.dob,
+                     nhs_number=factories.nhs_number_for(999_999))
+    born_near = Child.objects.filter(Q(date_of_birth__range=(window.first, window.last))
+                                     | Q(date_of_birth__in=window.others))
+    for n, pk in enumerate(born_near.filter(nhs_number__isnull=True).values_list("pk", flat=True)):
+        Child.objects.filter(pk=pk).update(nhs_number=factories.nhs_number_for(800_000 + n))  # (rolled back)
+    with CaptureQueriesContext(connection) as nothing_near:
+        assert match_within_reach(query) == []
+    assert len(nothing_near.captured_queries) == 1
+    Child.objects.filter(pk=child.pk).update(upn=factories.upn_for(999))  # another NHS number, the same UPN
+    [found] = match_within_reach(dataclasses.replace(query, upn=factories.upn_for(999)))
+    assert found.child == child and "UPN matches" in found.reasons
+    Child.objects.filter(pk=child.pk).update(nhs_number=None)  # the child may have been recorded without one
+    [found] = match_within_reach(query)
+    assert found.child == child
+
+
+@pytest.mark.django_db
+def test_the_ingest_path_reads_the_child_and_name_tables_only_through_indexes(population, feed_queries):
+    """Every statement has an index to go through. On a population this small PostgreSQL rightly
+    prefers reading all of ``children_child`` to find the few without an NHS number born in a year;
+    with whole-table reads priced out (for this test's transaction) it must still find an index,
+    as it will at millions of children."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+    for how, query in feed_queries[:40:4] + [q for q in feed_queries if q[0] == "new NHS number"][:3]:
+        with CaptureQueriesContext(connection) as issued:
+            match_within_reach(query, shielded_unlocated=True)
+        statements = [q["sql"] for q in issued.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+        scans = {sql[:120]: SCAN[connection.vendor].findall(_plan(sql)) for sql in statements}
+        assert {sql: found for sql, found in scans.items() if found} == {}, how
