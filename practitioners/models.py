@@ -296,6 +296,10 @@ class ChildGroupObjectPermission(GroupObjectPermissionBase):
     involvement with the child, whatever the number of its practitioners."""
 
     content_object = models.ForeignKey("children.Child", on_delete=models.CASCADE)
+    # Looked up by (group, permission, child) through the unique index, which serves a group alone
+    # too: single-column indexes on these would only slow every feed batch's inserts.
+    group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, db_index=False)
+    permission = models.ForeignKey("auth.Permission", on_delete=models.CASCADE, db_index=False)
 
     class Meta(GroupObjectPermissionBase.Meta):
         pass
