@@ -172,7 +172,7 @@ class _Ingest:
         existing = {
             inv.external_id: inv
             for inv in Involvement.objects.filter(
-                organisation=self.organisation, external_id__in=[d["external_id"] for _, d in valid]
+                organisation=self.organisation, external_id__any_of=[d["external_id"] for _, d in valid]
             )
         }
         self.by_nhs, self.by_upn = self._children_by_identifier([d for _, d in valid])
@@ -196,18 +196,18 @@ class _Ingest:
         self._create(to_create, results)
         self._update(to_update, results)
         if unchanged:  # a re-sent row confirms the involvement is still current (SPEC 3.9): not a change
-            Involvement.objects.filter(pk__in=unchanged).update(last_confirmed_at=self.now)
+            Involvement.objects.filter(pk__any_of=unchanged).update(last_confirmed_at=self.now)
         history.write(self.history_entries)
         self._sync_access()
         # A change to an involvement is activity on the record (retention counts from it). A new open
         # involvement needs no touch: while it is open the record is not stale anyway.
         touched = {inv.child_id for inv in self.updated} | {inv.child_id for inv in self.created if inv.ended_on}
         if touched:
-            Child.objects.filter(pk__in=touched).update(last_activity_at=self.now)
+            Child.objects.filter(pk__any_of=touched).update(last_activity_at=self.now)
         resolved = [inv.external_id for inv in self.created]
         if resolved:  # a row queued earlier and now matched (e.g. it gained an NHS number)
             MatchReview.objects.filter(organisation=self.organisation, status=MatchReview.Status.OPEN,
-                                       external_id__in=resolved).update(
+                                       external_id__any_of=resolved).update(
                 status=MatchReview.Status.SUPERSEDED, decided_at=self.now, updated_at=self.now)
 
     def _children_by_identifier(self, rows) -> tuple[dict[str, int], dict[str, int]]:
@@ -218,7 +218,7 @@ class _Ingest:
             values = {d[name] for d in rows if d[name]}
             found.append(dict(
                 (value, _current_id(pk, status, merged_into))
-                for value, pk, status, merged_into in Child.objects.filter(**{f"{name}__in": values})
+                for value, pk, status, merged_into in Child.objects.filter(**{f"{name}__any_of": values})
                 .values_list(name, "pk", "status", "merged_into_id")
             ) if values else {})
         return found[0], found[1]
