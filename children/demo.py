@@ -224,7 +224,7 @@ def _demo_child(rng, fake, la, districts, orgs, services, today):
 
 def _demo_move(rng, authorities, services, today):
     """One child who lived in the first LA and moved to the second: history travels with them."""
-    (old_la, old_districts, old_orgs), (new_la, new_districts, new_orgs) = authorities[0], authorities[1]
+    (old_la, _, old_orgs), (new_la, _, new_orgs) = authorities[0], authorities[1]
     child = Child.objects.filter(nhs_number="9434765919").first()
     if child is not None:
         return child

@@ -27,7 +27,7 @@ def sign_in(page, base_url, user):
     assert axe_violations(page) == []
     page.get_by_label("Code from your authenticator app").fill(current_code(device))
     page.get_by_role("button", name="Continue").click()
-    page.get_by_text(f"You are signed in as").wait_for()
+    page.get_by_text("You are signed in as").wait_for()
 
 
 def fill_date(page, name, day):
