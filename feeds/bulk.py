@@ -24,6 +24,9 @@ _PLAIN = {"AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharF
           "PositiveSmallIntegerField", "SlugField", "SmallIntegerField", "TextField"}
 
 
+_NOTHING = object()
+
+
 @cache
 def _layout(model) -> list[tuple[str, object]]:
     return [(f.attname, f.get_default) for f in model._meta.concrete_fields]
@@ -57,11 +60,18 @@ def insert(objs: list, *, with_ids: bool = False) -> None:
              or getattr(f, "auto_now_add", False)) for f in fields]
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            last = [(_NOTHING, None)] * len(plan)  # per column: the previous row's value and its conversion
             for obj in objs:
-                copy.write_row([
-                    f.get_db_prep_save(f.pre_save(obj, True), connection) if convert else getattr(obj, f.attname)
-                    for f, convert in plan
-                ])
+                row = []
+                for n, (f, convert) in enumerate(plan):
+                    if not convert:
+                        row.append(getattr(obj, f.attname))
+                        continue
+                    value = f.pre_save(obj, True)
+                    if value is not last[n][0]:  # a batch shares one object (its note, the caller's IP)
+                        last[n] = (value, f.get_db_prep_save(value, connection))
+                    row.append(last[n][1])
+                copy.write_row(row)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = "default"

@@ -341,7 +341,11 @@ class _Ingest:
                                                       additional_data=self._history_note()))
 
     def _history_note(self) -> dict:
-        return {"source": f"feed.{self.source}", "organisation_id": self.organisation.pk, "batch_id": self.batch.pk}
+        """The same object for every row of the batch, so ``bulk.insert`` converts it once."""
+        if getattr(self, "_note", None) is None:
+            self._note = {"source": f"feed.{self.source}", "organisation_id": self.organisation.pk,
+                          "batch_id": self.batch.pk}
+        return self._note
 
     def _sync_access(self):
         """The organisation's access follows its involvements: held on each child with a new open
