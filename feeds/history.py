@@ -64,7 +64,8 @@ def diff(old, new, *, _naive=None) -> dict:
     naive = {} if _naive is None else _naive
     changes = {}
     for name, attname, kind in fields:
-        before, after = _value(old, attname, kind, naive), _value(new, attname, kind, naive)
+        before = "None" if old is None else _value(old, attname, kind, naive)
+        after = _value(new, attname, kind, naive)
         if old is None or before != after:  # auditlog lists every field of a created object, None ones too
             changes[name] = [mask(before), mask(after)] if name in masked else [before, after]
     return changes

@@ -29,6 +29,7 @@ _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
 _UK_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})\Z")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _PHONE = re.compile(r"[0-9+() \-]{6,40}\Z")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 
 _FORBIDDEN_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 _SEXES = frozenset(Child.Sex.values)
@@ -173,7 +174,8 @@ class InvolvementRowSerializer(serializers.Serializer):
 
     @staticmethod
     def _name(value):
-        if not names.normalise(value):
+        # An ASCII letter always survives normalisation; only names without one need the full fold.
+        if not _ASCII_LETTER.search(value) and not names.normalise(value):
             raise serializers.ValidationError("Enter a name with at least one letter.")
         return value
 

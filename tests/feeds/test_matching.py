@@ -4,6 +4,8 @@ a possible match goes to the review queue, and nothing is ever attached on a gue
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from children.models import Child, Involvement
 from feeds import matching
@@ -201,3 +203,20 @@ def test_two_rows_for_one_new_child_in_one_batch_make_one_record(api):
 def test_candidate_lookups_use_indexed_keys_and_a_bounded_number_of_queries(amelia, django_assert_max_num_queries):
     with django_assert_max_num_queries(6):
         matching.find_child(incoming())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=20))
+def test_a_row_name_is_accepted_exactly_when_it_normalises_to_some_letters(value):
+    """The serializer's fast check (an ASCII letter) never disagrees with the full normalisation."""
+    from rest_framework.exceptions import ValidationError
+
+    from children import names
+    from feeds.serializers import InvolvementRowSerializer
+
+    try:
+        InvolvementRowSerializer._name(value)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert accepted == bool(names.normalise(value))
