@@ -167,3 +167,20 @@ def test_opened_pairs_only_ever_grant_and_closed_pairs_only_ever_end(verified):
     Involvement.objects.filter(pk=involvement.pk).update(ended_on=date.today())
     assert len(services.sync_organisation_access(opened=pairs, context=SYSTEM)) == 0  # ended: nothing to give
     assert services.sync_organisation_access(closed=pairs, context=SYSTEM).ended == pairs
+
+
+def test_changes_to_one_organisations_access_are_serialised_until_commit(verified):
+    """On PostgreSQL the sync holds the organisation's advisory lock to the end of the transaction."""
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises every writer at BEGIN (IMMEDIATE transactions)")
+    involvement = factories.InvolvementFactory()
+    key = services.organisation_access_lock_key(involvement.organisation_id)
+    held = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+            "AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1")  # a bigint key, split in two
+    with transaction.atomic():
+        sync(involvement)
+        with connection.cursor() as cursor:
+            cursor.execute(held, [(key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF])
+            assert cursor.fetchone()[0] == 1
