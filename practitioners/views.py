@@ -13,6 +13,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
+from django_ratelimit.core import is_ratelimited
 
 from audit.context import RequestContext
 from children.models import Child
@@ -33,11 +34,22 @@ def _end_of_day(day):
 
 # --- Self-registration --------------------------------------------------------------------
 
+REGISTRATION_THROTTLED = ("Too many accounts have been asked for from your network recently. "
+                          "Try again later, or ask your local authority's Signpost administrator.")
+
+
 @require_http_methods(["GET", "POST"])
 def register(request):
     if request.user.is_authenticated:
         return redirect("home")
     form = forms.RegistrationForm(request.POST or None)
+    if request.method == "POST" and is_ratelimited(request, group="practitioners.register", key="ip",
+                                                   rate=settings.REGISTRATION_RATE, method="POST", increment=True):
+        services.record_refusal(context=RequestContext.of(request), why="registration throttled", path=request.path)
+        form = forms.RegistrationForm(request.POST)
+        form.full_clean()
+        form.add_error(None, REGISTRATION_THROTTLED)
+        return render(request, "practitioners/register.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         services.register_practitioner(

@@ -6,6 +6,7 @@ clearly instead of running half-configured.
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -45,6 +46,13 @@ class Config:
         if value in {"0", "false", "no", "off"}:
             return False
         raise ImproperlyConfigured(f"Setting {name} is malformed: expected true/false, got {value!r}")
+
+    def rate(self, name, *, default):
+        """A rate as "count/period", period s, m, h or d with an optional multiple: "10/h", "5/15m"."""
+        value = self._read("str", name, default).strip()
+        if not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", value):
+            raise ImproperlyConfigured(f"Setting {name} is malformed: expected count/period like 10/h, got {value!r}")
+        return value
 
     def list(self, name, *, default):
         return self._read("list", name, default)

@@ -269,6 +269,10 @@ TRAINING_VALID_FOR = timedelta(days=env.int("TRAINING_VALID_DAYS", default=3 * 3
 SEARCH_RESULT_CAP = env.int("SEARCH_RESULT_CAP", default=20)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=500)  # children deleted per transaction
 ACCESS_REMINDER_DAYS = env.int("ACCESS_REMINDER_DAYS", default=30)  # warn this long before access lapses
+# Self-registration attempts per network address (django-ratelimit's "count/period"): sign-in is
+# throttled by django-axes; sign-up is throttled here so nobody can flood LA admins with accounts.
+REGISTRATION_RATE = env.rate("REGISTRATION_RATE", default="10/h")
+RATELIMIT_USE_CACHE = "default"
 
 # Source-system feeds (SPEC 6): rows per API call, failed-token throttle, CSV limits,
 # and when an open involvement counts as stale on the data-quality dashboard.

@@ -34,6 +34,12 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _registration_unthrottled(settings):
+    """The whole suite registers from one address; the throttle's own tests set a real rate."""
+    settings.REGISTRATION_RATE = "100000/m"
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """Tests do not run collectstatic: serve static files unhashed, straight from the finders."""
     settings.STORAGES = {

@@ -70,3 +70,23 @@ def test_a_nul_byte_is_an_error_not_a_crash(client, cast):
     response = client.post(reverse("practitioners:register"), form_data(cast, job_title="Lead\x00"))
     assert response.status_code == 200
     assert not Practitioner.objects.filter(user__username="aokafor").exists()
+
+
+def test_sign_up_is_throttled_per_network_address_and_the_refusal_is_audited(client, cast, settings):
+    import uuid
+
+    settings.REGISTRATION_RATE = "2/h"
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.7"  # this test's own count
+    url = reverse("practitioners:register")
+    for n in range(2):
+        response = client.post(url, form_data(cast, username=f"user{n}", email=f"u{n}@school.example.org"),
+                               REMOTE_ADDR=address)
+        assert response.status_code == 302
+    response = client.post(url, form_data(cast, username="user2", email="u2@school.example.org"), REMOTE_ADDR=address)
+    assert response.status_code == 429
+    assert "Too many accounts have been asked for from your network" in response.content.decode()
+    assert not Practitioner.objects.filter(user__username="user2").exists()
+    refusal = AccessEvent.objects.get(action="access.refused")
+    assert refusal.details["why"] == "registration throttled" and refusal.outcome == "denied"
+    other = client.post(url, form_data(cast, username="user3", email="u3@school.example.org"), REMOTE_ADDR="192.0.2.9")
+    assert other.status_code == 302  # another network is not held up

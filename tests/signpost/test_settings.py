@@ -58,7 +58,8 @@ def test_production_without_a_secret_key_fails_with_a_message_naming_it(tmp_path
 
 @pytest.mark.parametrize(
     "name, value",
-    [("DATABASE_URL", "mysql://nope"), ("SESSION_IDLE_MINUTES", "fifteen"), ("SIGNPOST_DEBUG", "perhaps")],
+    [("DATABASE_URL", "mysql://nope"), ("SESSION_IDLE_MINUTES", "fifteen"), ("SIGNPOST_DEBUG", "perhaps"),
+     ("REGISTRATION_RATE", "ten an hour")],
 )
 def test_a_malformed_setting_stops_start_up_naming_the_setting(tmp_path, name, value):
     values = settings_in({"SIGNPOST_DATA_DIR": str(tmp_path), name: value})
@@ -79,3 +80,8 @@ def test_manage_py_reports_a_bad_setting_in_one_line(tmp_path):
 def test_a_short_secret_key_is_refused():
     with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
         Config({"SECRET_KEY": "short"}).secret("SECRET_KEY", fallback_file=None)
+
+
+@pytest.mark.parametrize("value", ["10/h", "5/15m", "100/d", "1/s"])
+def test_a_rate_is_count_per_period(value):
+    assert Config({"RATE": value}).rate("RATE", default="1/h") == value
