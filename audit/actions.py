@@ -10,6 +10,8 @@ LABELS = {
     "logout": "Signed out",
     "login.failure": "Sign-in failed",
     "login.lockout": "Locked out after repeated failures",
+    "password.reset.request": "Asked for a password reset link",
+    "password.reset": "Set a new password with a reset link",
     "child.search": "Searched for a child",
     "child.view": "Opened a child's record",
     "grant.involvement": "Access granted: own organisation involved",  # per practitioner, before 2026-11-26

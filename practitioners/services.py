@@ -650,6 +650,17 @@ def record_logout(*, user, session_key: str | None, context: RequestContext) -> 
 
 
 @transaction.atomic
+def record_password_reset_request(*, matched: int, context: RequestContext) -> None:
+    """Someone asked for a reset link; ``matched``: how many accounts were emailed (0 for an unknown
+    address: the page says the same either way). Audits ``password.reset.request``."""
+    audit.record_event(action="password.reset.request", context=context, details={"accounts_emailed": matched})
+
+
+def record_password_reset(*, user, context: RequestContext) -> None:
+    """A reset link was used to set a new password. Audits ``password.reset`` as that user."""
+    audit.record_event(action="password.reset", context=context, actor=user)
+
+
 def record_refusal(*, context: RequestContext, why: str, path: str) -> None:
     """A signed-in user was refused a page (wrong role, not vetted, suspended). Audits ``access.refused``."""
     audit.record_event(action="access.refused", context=context, outcome="denied",

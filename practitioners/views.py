@@ -13,13 +13,13 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
-from django_ratelimit.core import is_ratelimited
 
 from audit.context import RequestContext
 from children.models import Child
 from practitioners import forms, permissions, roles, selectors, services
 from practitioners.decorators import practitioner_required, refuse, role_required
 from practitioners.models import AccessGrant, AccessRequest, Practitioner
+from practitioners.throttles import over_rate
 
 
 def _other_la(request):
@@ -43,9 +43,8 @@ def register(request):
     if request.user.is_authenticated:
         return redirect("home")
     form = forms.RegistrationForm(request.POST or None)
-    if request.method == "POST" and is_ratelimited(request, group="practitioners.register", key="ip",
-                                                   rate=settings.REGISTRATION_RATE, method="POST", increment=True):
-        services.record_refusal(context=RequestContext.of(request), why="registration throttled", path=request.path)
+    if request.method == "POST" and over_rate(request, group="practitioners.register", rate=settings.REGISTRATION_RATE,
+                                              why="registration throttled"):
         form = forms.RegistrationForm(request.POST)
         form.full_clean()
         form.add_error(None, REGISTRATION_THROTTLED)

@@ -273,6 +273,8 @@ ACCESS_REMINDER_DAYS = env.int("ACCESS_REMINDER_DAYS", default=30)  # warn this 
 # throttled by django-axes; sign-up is throttled here so nobody can flood LA admins with accounts.
 REGISTRATION_RATE = env.rate("REGISTRATION_RATE", default="10/h")
 RATELIMIT_USE_CACHE = "default"
+PASSWORD_RESET_RATE = env.rate("PASSWORD_RESET_RATE", default="5/h")
+PASSWORD_RESET_TIMEOUT = 2 * 60 * 60  # a reset link works for two hours (Django's default is three days)
 
 # Source-system feeds (SPEC 6): rows per API call, failed-token throttle, CSV limits,
 # and when an open involvement counts as stale on the data-quality dashboard.

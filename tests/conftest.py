@@ -34,9 +34,9 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _registration_unthrottled(settings):
-    """The whole suite registers from one address; the throttle's own tests set a real rate."""
-    settings.REGISTRATION_RATE = "100000/m"
+def _public_forms_unthrottled(settings):
+    """The whole suite signs up and asks for reset links from one address; the throttles' own tests set real rates."""
+    settings.REGISTRATION_RATE = settings.PASSWORD_RESET_RATE = "100000/m"
 
 
 @pytest.fixture(autouse=True)

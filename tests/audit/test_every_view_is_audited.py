@@ -159,6 +159,8 @@ AUDITED = {
 
     # Self-registration. Its GET lists organisations (public bodies), nobody's details: no event.
     "practitioners:register": Audited("practitioner.register", None, method="post", data=registration),
+    "password_reset": Audited("password.reset.request", None, method="post",
+                              data=lambda w: {"email": "someone@example.org"}),
 
     # A practitioner without a grant on the child: access requests and break-glass.
     "practitioners:request_access": (
@@ -279,6 +281,11 @@ NOT_AUDITED = {
     "two_factor:backup_tokens": "The user's own recovery codes; no data about children.",
     "two_factor:profile": "The user's own second-factor settings; no data about children.",
     "practitioners:registered": "Fixed text after self-registration ('waiting for approval'); no data.",
+    "password_reset_done": "Fixed text after asking for a reset link ('check your email'); no data.",
+    "password_reset_confirm": "The new-password form behind an emailed link. Setting the password is audited "
+                              "(password.reset): tests/practitioners/test_password_reset.py follows the link "
+                              "first, as the form needs the session step the link's visit makes.",
+    "password_reset_complete": "Fixed text after a password reset ('sign in again'); no data.",
     "api-schema": "OpenAPI description of the API (endpoints and fields, no records).",
     "api-docs": "The documentation page that renders that schema; no records.",
     "static": "Static files (CSS, JavaScript, fonts), served by whitenoise; no data.",

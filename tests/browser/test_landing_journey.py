@@ -19,3 +19,17 @@ def test_a_visitor_reaches_the_sign_in_form_from_the_landing_page(live_server, p
 def test_the_landing_page_meets_wcag_aa(live_server, page):
     page.goto(live_server.url + "/")
     assert axe_violations(page) == []
+
+
+def test_a_visitor_who_forgot_their_password_asks_for_a_link_accessibly(live_server, page):
+    page.goto(live_server.url + "/account/login/")
+    page.get_by_role("link", name="Forgotten your password?").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Reset your password"
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Send a reset link").click()  # no address: the error summary
+    assert page.get_by_text("There is a problem").is_visible()
+    assert axe_violations(page) == []
+    page.get_by_label("Email").fill("someone@example.org")
+    page.get_by_role("button", name="Send a reset link").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Check your email"
+    assert axe_violations(page) == []
