@@ -36,6 +36,8 @@ LABELS = {
     "involvement.add": "Recorded an involvement",
     "involvement.end.start": "Opened the end-involvement form",
     "involvement.end": "Ended an involvement",
+    "contact.start": "Opened the ask-to-be-contacted form",
+    "contact.request": "Asked the services working with a child to make contact",
     "access_request.start": "Opened the request-access form",
     "access_request.create": "Requested access",
     "access_request.approve": "Approved an access request",

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from audit.admin import ReadOnlyAdmin
 from children import models
 
 
@@ -42,3 +43,23 @@ class InvolvementAdmin(admin.ModelAdmin):
 class AddressAdmin(admin.ModelAdmin):
     list_display = ["__str__", "local_authority", "moved_in_on", "moved_out_on"]
     raw_id_fields = ["child"]
+
+
+
+class ContactRecipientInline(admin.TabularInline):
+    model = models.ContactRecipient
+    extra = 0
+    fields = readonly_fields = ["involvement", "local_authority", "route", "method"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.ContactRequest)
+class ContactRequestAdmin(ReadOnlyAdmin):  # a record of what left Signpost: nobody edits it here
+    list_display = ["__str__", "child", "requester", "reason", "created_at"]
+    list_filter = ["reason"]
+    search_fields = ["=child__reference"]
+    raw_id_fields = ["child", "requester"]
+    inlines = [ContactRecipientInline]

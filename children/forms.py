@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from children import identifiers, names
 from children.matching import Query
+from children.models import ContactRequest
+from practitioners.forms import Radios
 from practitioners.models import LocalAuthority
 
 
@@ -151,3 +153,13 @@ class MoveForm(forms.Form):
             self.add_error("postcode", "Enter a real UK postcode, like SW1A 1AA")
         data["moved_in_on"] = DateParts.clean(self, "moved", "date of the move", required=True)
         return data
+
+
+class ContactRequestForm(forms.Form):
+    """Why the practitioner wants to be contacted: a choice, never free text, so no case detail can
+    travel in the request (SPEC principle 1)."""
+
+    reason = forms.ChoiceField(
+        label="Why do you want the services to contact you?", widget=Radios, choices=ContactRequest.Reason.choices,
+        error_messages={"required": "Choose why you want the services to contact you",
+                        "invalid_choice": "Choose why you want the services to contact you"})

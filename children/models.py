@@ -319,3 +319,57 @@ class Involvement(models.Model):
             raise ValidationError({"ended_on": "The end date cannot be before the start date."})
         if not (self.contact_phone or self.contact_email):
             raise ValidationError("Give a contact route: a work phone number or email for the team.")
+
+
+class ContactRequest(models.Model):
+    """A practitioner asked the services working with a child to contact them (SPEC 3.8).
+
+    It carries no case notes and no free text: the child's reference, a reason from a fixed
+    list, and who is asking (the requester's own work details, read from their record).
+    """
+
+    class Reason(models.TextChoices):
+        SAFEGUARDING = "safeguarding", "Safeguarding concern"
+        REFERRAL = "referral", "New referral"
+        PLANNING = "planning", "Planning support for the child"
+        QUERY = "query", "Other professional query"
+
+    requester = models.ForeignKey("practitioners.Practitioner", on_delete=models.CASCADE,
+                                  related_name="contact_requests")
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="contact_requests")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        # The rate limit: "this practitioner's requests about this child since ...", one probe.
+        indexes = [models.Index(fields=["requester", "child", "created_at"], name="contact_request_recent")]
+
+    def __str__(self):
+        return f"Contact request #{self.pk}"
+
+    @property
+    def emailed(self) -> bool:
+        """Did any of it leave by email (else every route was a phone number someone must call)?"""
+        return self.recipients.filter(method=ContactRecipient.Method.EMAIL).exists()
+
+
+class ContactRecipient(models.Model):
+    """Where one contact request went, and how: emailed, or a phone number someone must call."""
+
+    class Method(models.TextChoices):
+        EMAIL = "email", "Emailed"
+        RELAYED = "relayed", "Phone only: listed in the email to the LA safeguarding team"
+        CALL = "call", "Phone only: not emailed, needs a call"
+
+    request = models.ForeignKey(ContactRequest, on_delete=models.CASCADE, related_name="recipients")
+    involvement = models.ForeignKey(Involvement, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                    help_text="Empty when the request went to the LA safeguarding team itself.")
+    local_authority = models.ForeignKey("practitioners.LocalAuthority", on_delete=models.PROTECT, null=True,
+                                        blank=True, related_name="+",
+                                        help_text="Set when the route is this LA's safeguarding contact.")
+    route = models.CharField(max_length=200, help_text="The email address or phone number used.")
+    method = models.CharField(max_length=10, choices=Method.choices)
+
+    def __str__(self):
+        return f"Contact recipient #{self.pk}"

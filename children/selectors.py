@@ -4,7 +4,10 @@
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from children.models import Address, Child, ChildName, Involvement
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from children.models import Address, Child, ChildName, ContactRecipient, Involvement
 from practitioners.models import AccessGrant, Practitioner, Service
 from practitioners.permissions import Viewer
 
@@ -67,6 +70,7 @@ class ChildRecord:
     previous_involvements: list[InvolvementRow] = field(default_factory=list)
     areas: list[str] = field(default_factory=list)  # every LA the child has lived in, oldest first
     may_add_involvement: bool = False
+    may_ask_for_contact: bool = False  # a practitioner (not an LA admin only): services.send_contact_request
     live_grant: AccessGrant | None = None  # the viewer's own grant, if any: the page flags break-glass
 
     @property
@@ -91,6 +95,7 @@ def child_record(*, child: Child, viewer: Viewer, grant: AccessGrant | None = No
         out_of_hours_phone=child.local_authority.out_of_hours_phone, shielded=child.shielded,
         location_visible=location_visible,
         may_add_involvement=viewer.practitioner is not None, live_grant=grant,
+        may_ask_for_contact=viewer.practitioner is not None,
     )
     if location_visible:
         record.address_line, record.postcode = child.address_line, child.postcode
@@ -153,3 +158,59 @@ def services_offered_by(organisation):
 
 def colleagues_of(practitioner: Practitioner):
     return Practitioner.objects.active().filter(organisation=practitioner.organisation).select_related("user")
+
+
+# Contact, not disclosure (SPEC 3.8) ----------------------------------------------------
+
+@dataclass(frozen=True)
+class ContactRoute:
+    """Where a contact request about a child goes for one open involvement (or for the child's
+    LA when none is open). ``method`` is a ``ContactRecipient.Method``; ``via_safeguarding``
+    routes are the child's LA safeguarding contact, standing in for a sensitive service."""
+
+    method: str
+    route: str
+    involvement_id: int | None = None
+    local_authority_id: int | None = None
+    organisation: str = ""  # for a phone-only service listed in the LA's email; never a sensitive one
+    service: str = ""
+
+
+def email_address(value: str) -> str:
+    """``value`` when it is an email address, else "" (an LA's safeguarding contact may be a phone number)."""
+    value = (value or "").strip()
+    try:
+        validate_email(value)
+    except ValidationError:
+        return ""
+    return value
+
+
+def contact_routes(child: Child) -> list[ContactRoute]:
+    """Each open involvement's contact route: its own email, else its organisation's; a phone-only
+    one is listed for the child's LA safeguarding team to call. A sensitive service's involvement
+    goes to that safeguarding contact instead, as does a child with no open involvement."""
+    method = ContactRecipient.Method
+    authority = child.local_authority
+    safeguarding = email_address(authority.safeguarding_contact)
+
+    def via_safeguarding(involvement_id=None) -> ContactRoute:
+        return ContactRoute(method=method.EMAIL if safeguarding else method.CALL,
+                            route=safeguarding or authority.safeguarding_contact,
+                            involvement_id=involvement_id, local_authority_id=authority.pk)
+
+    routes = []
+    for involvement in child.involvements.open().select_related("organisation", "service").order_by("pk"):
+        organisation = involvement.organisation
+        if involvement.service.sensitive:
+            routes.append(via_safeguarding(involvement.pk))
+            continue
+        email = email_address(involvement.contact_email) or email_address(organisation.contact_email)
+        if email:
+            routes.append(ContactRoute(method=method.EMAIL, route=email, involvement_id=involvement.pk))
+            continue
+        routes.append(ContactRoute(method=method.RELAYED if safeguarding else method.CALL,
+                                   route=involvement.contact_phone or organisation.contact_phone,
+                                   involvement_id=involvement.pk, organisation=organisation.name,
+                                   service=involvement.service.name))
+    return routes or [via_safeguarding()]

@@ -1,4 +1,4 @@
-"""Searching, opening a record, recording involvements and moves.
+"""Searching, opening a record, recording involvements and moves, and asking to be contacted.
 
 Each function checks permission, writes its audit event and reads or writes in one
 transaction: if the event cannot be written, nothing is returned or changed (fail
@@ -6,11 +6,14 @@ closed). A refusal is audited in its own transaction, then raised.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.http import Http404
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from audit import services as audit
@@ -18,7 +21,7 @@ from audit.context import RequestContext
 from audit.models import AccessEvent
 from children import identifiers, matching, selectors
 from children.matching import Query, SearchOutcome
-from children.models import Address, Child, Involvement
+from children.models import Address, Child, ContactRecipient, ContactRequest, Involvement
 from practitioners import permissions
 from practitioners import services as access
 from practitioners.models import LocalAuthority, Practitioner, Service
@@ -252,3 +255,88 @@ def record_move(*, reference: str, address: NewAddress, context: RequestContext)
                            details={"from_local_authority_id": from_authority,
                                     "to_local_authority_id": address.local_authority.pk})
         return child
+
+
+# Contact, not disclosure (SPEC 3.8) ----------------------------------------------------
+
+CONTACT_REQUEST_LIMIT = 3  # per practitioner and child ...
+CONTACT_REQUEST_WINDOW = timedelta(hours=24)  # ... in this window
+
+
+def _contactable(reference: str, context: RequestContext, action: str) -> tuple[Practitioner, Child]:
+    """The requester and the child. Anyone ``may_search`` may ask about any active child they found,
+    grant or not (asking discloses nothing); refusals audited under ``action``. Raises NotVetted, Http404."""
+    child = _child_or_404(reference)
+    if not permissions.may_search(context.user):
+        _refuse(action=action, context=context, child=child, reason="not vetted",
+                error=NotVetted("Only active, vetted practitioners with a second factor can ask to be contacted."))
+    if child is None:
+        _refuse(action=action, context=context, reason="no such record", error=Http404("No such record."))
+    return permissions.practitioner_of(context.user), child
+
+
+def open_contact_form(*, reference: str, context: RequestContext) -> Child:
+    """For the "ask the services to contact you" form: refuses (audited) as ``send_contact_request``
+    would, else audits ``contact.start``: the page confirms that the reference is an active record."""
+    _, child = _contactable(reference, context, "contact.request")
+    with transaction.atomic():
+        audit.record_event(action="contact.start", context=context, child=child)
+    return child
+
+
+def send_contact_request(*, reference: str, reason: str, context: RequestContext) -> ContactRequest:
+    """Email "please contact me about this child" to every open involvement's contact route
+    (``selectors.contact_routes``: a sensitive service's goes to the child's LA safeguarding
+    contact), record where it went, and audit ``contact.request``, in one transaction; the emails
+    go last, so without the audit event none is sent, and if the mail server refuses one nothing
+    is recorded (an email it took before that has still left).
+
+    Raises NotVetted or Http404 (audited), ValidationError for a reason not on the list, and
+    ValidationError (audited as denied) past ``CONTACT_REQUEST_LIMIT`` requests for the child in
+    ``CONTACT_REQUEST_WINDOW``.
+    """
+    requester, child = _contactable(reference, context, "contact.request")
+    if reason not in ContactRequest.Reason.values:
+        raise ValidationError({"reason": "Choose why you want the services to contact you."})
+    with transaction.atomic():
+        Child.objects.select_for_update().filter(pk=child.pk).first()  # two requests at once count one by one
+        since = timezone.now() - CONTACT_REQUEST_WINDOW
+        if ContactRequest.objects.filter(requester=requester, child=child, created_at__gte=since).count() \
+                < CONTACT_REQUEST_LIMIT:
+            request = ContactRequest.objects.create(requester=requester, child=child, reason=reason)
+            routes = selectors.contact_routes(child)
+            ContactRecipient.objects.bulk_create([
+                ContactRecipient(request=request, involvement_id=r.involvement_id, route=r.route, method=r.method,
+                                 local_authority_id=r.local_authority_id) for r in routes])
+            emails = _contact_emails(request, routes)
+            audit.record_event(action="contact.request", context=context, child=child,
+                               details={"contact_request_id": request.pk, "reason": reason,
+                                        "emails": len(emails), "routes": len(routes)})
+            get_connection().send_messages(emails)  # last: no audit event, no email
+            return request
+    _refuse(action="contact.request", context=context, child=child, reason="rate limit",
+            error=ValidationError({"reason": f"You have already sent {CONTACT_REQUEST_LIMIT} requests about this "
+                                             "child in the last 24 hours. The services have them: wait for them to "
+                                             "contact you, or call the child's local authority if it is urgent."}))
+
+
+def _contact_emails(request: ContactRequest, routes: list[selectors.ContactRoute]) -> list[EmailMessage]:
+    """One email per address; the LA safeguarding team's also lists the phone-only services to call."""
+    relayed = [r for r in routes if r.method == ContactRecipient.Method.RELAYED]
+    addresses = dict.fromkeys(r.route for r in routes if r.method == ContactRecipient.Method.EMAIL)
+    safeguarding = selectors.email_address(request.child.local_authority.safeguarding_contact)
+    if relayed:
+        addresses[safeguarding] = None
+    requester = request.requester
+    subject = f"Signpost: please contact a practitioner about child {request.child.reference}"
+    via_safeguarding = [r for r in routes if r.local_authority_id is not None]
+    return [
+        EmailMessage(subject, render_to_string("children/email/contact_request.txt", {
+            "request": request, "requester": requester, "name": requester.user.get_full_name(),
+            "email": requester.work_email or requester.user.email,
+            "safeguarding": address == safeguarding, "local_authority": request.child.local_authority,
+            "relayed": relayed, "sensitive": any(r.involvement_id for r in via_safeguarding),
+            "no_service": any(r.involvement_id is None for r in via_safeguarding),
+        }), settings.DEFAULT_FROM_EMAIL, [address])
+        for address in addresses
+    ]

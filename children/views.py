@@ -144,3 +144,25 @@ def record_move(request, reference):
         services.check_record_access(reference=reference, context=context, action="child.move")
     return render(request, "children/move.html", {"form": form, "reference": reference},
                   status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@practitioner_required
+def contact(request, reference):
+    """Ask the services working with a child to contact you: from a search result, no grant needed.
+    The confirmation names no service, route or number of services (SPEC 3.8)."""
+    context = RequestContext.of(request)
+    form = forms.ContactRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sent = services.send_contact_request(reference=reference, reason=form.cleaned_data["reason"],
+                                                 context=context)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return render(request, "children/contact_sent.html", {"reference": reference, "emailed": sent.emailed})
+    elif request.method == "GET":
+        services.open_contact_form(reference=reference, context=context)
+    return render(request, "children/contact.html",
+                  {"form": form, "reference": reference, "practitioner": request.practitioner},
+                  status=400 if form.errors else 200)

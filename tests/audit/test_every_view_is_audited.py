@@ -153,6 +153,12 @@ AUDITED = {
     # The move form's GET shows no data (empty address fields, the list of local authorities): no event.
     "children:move": Audited("child.move", "granted", method="post", url=on_child("children:move"),
                              data=new_address),
+    # Contact, not disclosure: any vetted practitioner, no grant needed ("practitioner" has none on the child).
+    "children:contact": (
+        Audited("contact.start", "practitioner", url=on_child("children:contact")),
+        Audited("contact.request", "practitioner", method="post", url=on_child("children:contact"),
+                data=lambda w: {"reason": "safeguarding"}),
+    ),
     "children-api:search": Audited("child.search", "granted", method="post", auth="token",
                                    data=lambda w: {"nhs_number": w["child"].nhs_number}),
     "children-api:record": Audited("child.view", "granted", auth="token", url=on_child("children-api:record")),
