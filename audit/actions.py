@@ -46,6 +46,7 @@ LABELS = {
     "break_glass.start": "Opened the break-glass form",
     "break_glass.review": "Reviewed a break-glass use",
     "practitioner.register": "Registered as a practitioner",
+    "practitioner.create": "Created a practitioner account",
     "practitioner.approve": "Approved a practitioner",
     "practitioner.credentials": "Updated vetting or training dates",
     "practitioner.suspend": "Suspended a practitioner",

@@ -59,7 +59,9 @@ class DateField(DateInputField):
             raise forms.ValidationError(self.error_messages["invalid"]) from error
 
 
-class RegistrationForm(forms.Form):
+class _AccountDetails(forms.Form):
+    """Who the account is for: shared by self-registration and an LA admin's new account."""
+
     first_name = forms.CharField(label="First name", max_length=150, validators=[_no_nul])
     last_name = forms.CharField(label="Last name", max_length=150, validators=[_no_nul])
     email = forms.EmailField(label="Work email address", help_text="Signpost will contact you here.")
@@ -75,13 +77,6 @@ class RegistrationForm(forms.Form):
         help_text="Letters, digits and . @ + - _ only. You will sign in with this.",
         error_messages={"invalid": "Enter a username using only letters, digits and . @ + - _"},
     )
-    password1 = forms.CharField(
-        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 12 characters. Avoid common passwords and your own name.",
-    )
-    password2 = forms.CharField(
-        label="Confirm password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
-    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,6 +87,16 @@ class RegistrationForm(forms.Form):
         if get_user_model().objects.filter(username__iexact=username).exists():
             raise forms.ValidationError("That username is taken: choose another")
         return username
+
+
+class RegistrationForm(_AccountDetails):
+    password1 = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 12 characters. Avoid common passwords and your own name.",
+    )
+    password2 = forms.CharField(
+        label="Confirm password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -116,6 +121,17 @@ class VettingForm(forms.Form):
         label="Date safeguarding training was completed",
         help_text=f"Training counts as current for {settings.TRAINING_VALID_FOR.days} days.",
     )
+
+
+class NewAccountForm(_AccountDetails, VettingForm):
+    """An LA admin creates an approved account for a practitioner in one of their organisations."""
+
+    def __init__(self, *args, organisations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = organisations
+        self.fields["organisation"].help_text = "One of the organisations in your local authority's area."
+        self.fields["email"].help_text = "We email a link here to set a password."
+        self.fields["username"].help_text = "Letters, digits and . @ + - _ only. They sign in with this."
 
 
 class ApproveForm(VettingForm):

@@ -10,13 +10,14 @@ Two kinds of access to a child's record (``practitioners.permissions`` reads bot
 """
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
@@ -238,6 +239,23 @@ class LifecycleError(ValidationError):
     """A transition that the practitioner's current status or dates do not allow."""
 
 
+def _new_account(*, username, password, first_name, last_name, email, organisation, job_title, work_phone,
+                 work_email, changed_by, reason) -> Practitioner:
+    """A user in the Practitioner role and its ``pending`` practitioner, with the first status change."""
+    user = get_user_model().objects.create_user(
+        username=username, password=password, first_name=first_name, last_name=last_name, email=email,
+    )
+    user.groups.add(Group.objects.get_or_create(name=roles.PRACTITIONER)[0])
+    practitioner = Practitioner.objects.create(
+        user=user, organisation=organisation, job_title=job_title, work_phone=work_phone,
+        work_email=work_email, status=Practitioner.Status.PENDING,
+    )
+    PractitionerStatusChange.objects.create(practitioner=practitioner, from_status="",
+                                            to_status=Practitioner.Status.PENDING,
+                                            changed_by=changed_by or user, reason=reason)
+    return practitioner
+
+
 def register_practitioner(
     *, username: str, password: str, first_name: str, last_name: str, email: str, organisation,
     job_title: str, work_phone: str, work_email: str, context: RequestContext,
@@ -248,23 +266,59 @@ def register_practitioner(
     admin of its organisation's area approves it. Audits ``practitioner.register``.
     """
     with transaction.atomic():
-        user = get_user_model().objects.create_user(
+        practitioner = _new_account(
             username=username, password=password, first_name=first_name, last_name=last_name, email=email,
-        )
-        user.groups.add(Group.objects.get_or_create(name=roles.PRACTITIONER)[0])
-        practitioner = Practitioner.objects.create(
-            user=user, organisation=organisation, job_title=job_title, work_phone=work_phone,
-            work_email=work_email, status=Practitioner.Status.PENDING,
-        )
-        PractitionerStatusChange.objects.create(
-            practitioner=practitioner, from_status="", to_status=Practitioner.Status.PENDING, changed_by=user,
-            reason="Registered through Signpost; waiting for LA admin approval.",
-        )
+            organisation=organisation, job_title=job_title, work_phone=work_phone, work_email=work_email,
+            changed_by=None, reason="Registered through Signpost; waiting for LA admin approval.")
         audit.record_event(
-            action="practitioner.register", context=context, actor=user,
+            action="practitioner.register", context=context, actor=practitioner.user,
             details={"practitioner_id": practitioner.pk, "organisation_id": organisation.pk},
         )
     return practitioner
+
+
+@transaction.atomic
+def create_practitioner_account(
+    *, username: str, first_name: str, last_name: str, email: str, organisation, job_title: str, work_phone: str,
+    vetting_checked_on, vetting_expires_on, training_completed_on, context: RequestContext,
+) -> Practitioner:
+    """An LA admin creates an approved account for a practitioner of an organisation in their area.
+
+    The password is random and known to nobody: the practitioner sets their own through the
+    emailed link (``send_set_password_email``), then enrols their authenticator at first sign-in.
+    Raises PermissionDenied (not an LA admin of the organisation's area) or LifecycleError
+    (vetting or training not current). Audits ``practitioner.create``, then ``practitioner.approve``.
+    """
+    if context.user is None or not permissions.administers(context.user, organisation.local_authority):
+        raise PermissionDenied("Only an LA admin of the organisation's local authority can create its accounts.")
+    practitioner = _new_account(
+        username=username, password=secrets.token_urlsafe(32), first_name=first_name, last_name=last_name,
+        email=email, organisation=organisation, job_title=job_title, work_phone=work_phone, work_email=email,
+        changed_by=context.user, reason="Account created by an LA admin.")
+    audit.record_event(action="practitioner.create", context=context,
+                       details={"practitioner_id": practitioner.pk, "organisation_id": organisation.pk})
+    return approve_practitioner(
+        practitioner=practitioner, vetting_checked_on=vetting_checked_on, vetting_expires_on=vetting_expires_on,
+        training_completed_on=training_completed_on, context=context, reason="Vetting and training checked when the "
+        "account was created.")
+
+
+def send_set_password_email(*, practitioner: Practitioner, site_url: str) -> None:
+    """Email a new account's owner a link to set their password (Django's reset token: it works once,
+    for ``PASSWORD_RESET_TIMEOUT``; after that "Forgotten your password?" sends another)."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    user = practitioner.user
+    link = site_url.rstrip("/") + reverse("password_reset_confirm", kwargs={
+        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)})
+    body = render_to_string("practitioners/email/new_account.txt", {"user": user, "link": link,
+                                                                   "practitioner": practitioner})
+    send_mail("Your Signpost account", body, settings.DEFAULT_FROM_EMAIL, [user.email])
 
 
 def _check_credentials(*, vetting_checked_on, vetting_expires_on, training_completed_on, today) -> None:

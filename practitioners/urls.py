@@ -12,6 +12,7 @@ urlpatterns = [
     path("my-requests/", views.my_requests, name="my_requests"),
     path("console/", views.console, name="console"),
     path("console/practitioners/", views.practitioner_list, name="practitioner_list"),
+    path("console/practitioners/new/", views.new_practitioner, name="new_practitioner"),
     path("console/practitioners/<int:pk>/", views.practitioner_detail, name="practitioner_detail"),
     path("console/practitioners/<int:pk>/approve/", views.approve, name="approve"),
     path("console/practitioners/<int:pk>/suspend/", views.suspend, name="suspend"),

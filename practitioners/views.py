@@ -18,7 +18,7 @@ from audit.context import RequestContext
 from children.models import Child
 from practitioners import forms, permissions, roles, selectors, services
 from practitioners.decorators import practitioner_required, refuse, role_required
-from practitioners.models import AccessGrant, AccessRequest, Practitioner
+from practitioners.models import AccessGrant, AccessRequest, Organisation, Practitioner
 from practitioners.throttles import over_rate
 
 
@@ -159,6 +159,37 @@ def _administered_practitioner(request, pk):
     except PermissionDenied:
         return None, _other_la(request)
     return practitioner, None
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(roles.LA_ADMIN)
+def new_practitioner(request):
+    """Create an approved account for a practitioner of one of the admin's organisations; they are
+    emailed a link to set their password."""
+    organisations = Organisation.objects.filter(
+        local_authority__in=permissions.administered_authorities(request.user)).select_related("local_authority")
+    form = forms.NewAccountForm(request.POST or None, organisations=organisations)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                practitioner = services.create_practitioner_account(
+                    username=data["username"], first_name=data["first_name"], last_name=data["last_name"],
+                    email=data["email"], organisation=data["organisation"], job_title=data["job_title"],
+                    work_phone=data["work_phone"], vetting_checked_on=data["vetting_checked_on"],
+                    vetting_expires_on=data["vetting_expires_on"],
+                    training_completed_on=data["training_completed_on"], context=RequestContext.of(request))
+                transaction.on_commit(lambda: services.send_set_password_email(
+                    practitioner=practitioner, site_url=request.build_absolute_uri("/")))
+        except PermissionDenied:
+            return _other_la(request)
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, f"Account created. We have emailed {practitioner.user.email} a link to set "
+                                      "a password.")
+            return redirect("practitioners:practitioner_detail", pk=practitioner.pk)
+    return render(request, "practitioners/console/new_practitioner.html", {"form": form})
 
 
 @role_required(roles.LA_ADMIN)

@@ -186,6 +186,13 @@ AUDITED = {
     "practitioners:practitioner_list": Audited("console.practitioners", "la_admin"),
     "practitioners:practitioner_detail": Audited("console.practitioner", "la_admin",
                                                  url=on("practitioners:practitioner_detail", "active")),
+    "practitioners:new_practitioner": Audited(
+        ("practitioner.create", "practitioner.approve"), "la_admin", method="post",
+        data=lambda w: {"first_name": "Priya", "last_name": "Shah", "email": "priya.shah@trust.example.org",
+                        "organisation": w["involvement"].organisation.pk, "job_title": "Health visitor",
+                        "work_phone": "020 7946 0999", "username": "pshah", **current_credentials(w)},
+        why="the account is created, then approved with the vetting and training the admin has seen: two "
+            "decisions, each its own event (the blank form's GET lists only the admin's own organisations)"),
     "practitioners:approve": (
         Audited("console.approve_form", "la_admin", url=on("practitioners:approve", "pending")),
         Audited("practitioner.approve", "la_admin", method="post", url=on("practitioners:approve", "pending"),

@@ -105,3 +105,31 @@ def test_an_la_admin_role_is_what_shows_the_console_link(live_server, page):
     user = factories.UserFactory(roles=[roles.AUDITOR])
     sign_in(page, live_server.url, user)
     assert page.get_by_role("link", name="LA admin").count() == 0
+
+
+def test_an_la_admin_creates_a_practitioner_account(live_server, page):
+    la = factories.LocalAuthorityFactory(name="Hammersmith and Fulham")
+    factories.OrganisationFactory(local_authority=la, name="Wormholt Park Primary School")
+    admin = factories.LAAdminFactory(local_authority=la).user
+
+    sign_in(page, live_server.url, admin)
+    page.goto(live_server.url + "/practitioners/console/practitioners/")
+    page.get_by_role("link", name="Create a practitioner account").click()
+    page.get_by_role("button", name="Create account").click()  # nothing filled in: each problem explained
+    page.locator(".govuk-error-summary").wait_for()
+    assert "Enter the date of vetting check" in page.locator(".govuk-error-summary").inner_text()
+    assert axe_violations(page) == []
+    for label, value in (("First name", "Amara"), ("Last name", "Okoye"), ("Work email address", "a.okoye@example.org"),
+                         ("Job title", "Class teacher"), ("Work phone number", "020 7946 0555"),
+                         ("Username", "aokoye")):
+        page.get_by_label(label, exact=True).fill(value)
+    page.get_by_label("Organisation you work for").select_option(label="Wormholt Park Primary School "
+                                                                       "(Hammersmith and Fulham)")
+    today = timezone.localdate()
+    fill_date(page, "vetting_checked_on", today - timedelta(days=7))
+    fill_date(page, "vetting_expires_on", today + timedelta(days=3 * 365))
+    fill_date(page, "training_completed_on", today - timedelta(days=2))
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_text("Account created. We have emailed a.okoye@example.org").wait_for()
+    assert Practitioner.objects.get(user__username="aokoye").status == Practitioner.Status.ACTIVE
+    assert axe_violations(page) == []
