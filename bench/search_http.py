@@ -94,13 +94,7 @@ def load_children(count: int, chunk: int = 20_000):
         for person, child in zip(people[offset: offset + chunk], children):
             person.reference = child.reference
             nhs[child.reference] = child.nhs_number
-            rows = [(ChildName.Kind.CURRENT, person.family)]
-            if person.previous_family:
-                rows.append((ChildName.Kind.PREVIOUS, person.previous_family))
-            for kind, family in rows:
-                name = ChildName(child=child, kind=kind, given_names=person.given, family_name=family)
-                name.derive_fields()
-                child_names.append(name)
+            child_names += corpus.names_of(person, child)
             addresses.append(Address(child=child, postcode=person.postcode, local_authority=la,
                                      moved_in_on=date(2022, 1, 1)))
         ChildName.objects.bulk_create(child_names, batch_size=2000)

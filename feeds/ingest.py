@@ -128,6 +128,9 @@ class _Ingest:
                 organisation=self.organisation, token=self.token, upload=self.upload, source=self.source,
                 received_at=self.now, rows=len(rows),
             )
+            # One object for every history row of the batch, so ``bulk.insert`` converts it once.
+            self.history_note = {"source": f"feed.{self.source}", "organisation_id": self.organisation.pk,
+                                 "batch_id": self.batch.pk}
             self._write(valid, results)
             outcome = BatchResult(batch=self.batch, results=results)
             counts = outcome.counts
@@ -313,7 +316,7 @@ class _Ingest:
         results[index] = RowResult(index, involvement.external_id, CREATED)
         self.created.append(involvement)
         self.history_entries.append(history.entry(old=None, new=involvement, context=self.context, now=self.now,
-                                                  additional_data=self._history_note()))
+                                                  additional_data=self.history_note))
 
     def _update(self, to_update, results):
         if not to_update:
@@ -338,14 +341,8 @@ class _Ingest:
             results[index] = RowResult(index, involvement.external_id, UPDATED)
             self.updated.append(involvement)
             self.history_entries.append(history.entry(old=old, new=involvement, context=self.context, now=self.now,
-                                                      additional_data=self._history_note()))
+                                                      additional_data=self.history_note))
 
-    def _history_note(self) -> dict:
-        """The same object for every row of the batch, so ``bulk.insert`` converts it once."""
-        if getattr(self, "_note", None) is None:
-            self._note = {"source": f"feed.{self.source}", "organisation_id": self.organisation.pk,
-                          "batch_id": self.batch.pk}
-        return self._note
 
     def _sync_access(self):
         """The organisation's access follows its involvements: held on each child with a new open

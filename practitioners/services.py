@@ -9,7 +9,6 @@ Two kinds of access to a child's record (``practitioners.permissions`` reads bot
   row, guardian user permission), with a reason and an expiry.
 """
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from importlib import import_module
@@ -36,6 +35,7 @@ from practitioners.models import (
     PractitionerStatusChange,
     UserSession,
 )
+from signpost import locks
 
 VIEW_CHILD_CODENAME = "view_child"
 
@@ -142,10 +142,9 @@ def sync_organisation_access(*, opened=(), closed=(), context: RequestContext,
     groups = access_groups({o for _, by_organisation in todo for o in by_organisation})
     permission_id = _view_child_permission().pk
     changed: list[set] = [set(), set()]
+    for organisation_id in sorted(groups):  # one order everywhere: no deadlock
+        locks.hold(_organisation_access_lock(organisation_id))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # SQLite's writers are serialised already (IMMEDIATE)
-            for organisation_id in sorted(groups):  # one order everywhere: no deadlock
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [organisation_access_lock_key(organisation_id)])
         for (sql, by_organisation), done in zip(todo, changed):
             for organisation_id, child_ids in sorted(by_organisation.items()):
                 for start in range(0, len(child_ids), _CHUNK):
@@ -164,16 +163,19 @@ def sync_organisation_access(*, opened=(), closed=(), context: RequestContext,
     return AccessChange(granted=frozenset(granted), ended=frozenset(ended))
 
 
-def organisation_access_lock_key(organisation_id: int) -> int:
-    """The advisory lock that serialises changes to one organisation's access, held to commit.
+def _organisation_access_lock(organisation_id: int) -> str:
+    """The name of the lock that serialises changes to one organisation's access, held to commit.
 
     Without it, ending one involvement could delete the permission just after a concurrent
     transaction, adding another open involvement, found it present and left it (each blind to
     the other's uncommitted involvement). Holding the lock, the second sync runs after the first
-    commits and sees its involvements. A transaction-level lock: nothing leaks behind PgBouncer.
+    commits and sees its involvements.
     """
-    digest = hashlib.sha256(f"signpost.organisation-access:{organisation_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return f"signpost.organisation-access:{organisation_id}"
+
+
+def organisation_access_lock_key(organisation_id: int) -> int:
+    return locks.advisory_key(_organisation_access_lock(organisation_id))
 
 
 def _by_organisation(pairs) -> dict[int, list[int]]:

@@ -114,6 +114,19 @@ def population(size: int, *, seed: int = 4, absent: int = 0) -> Corpus:
     return corpus
 
 
+def names_of(person: Person, child: Child) -> list[ChildName]:
+    """The person's current (and previous) name rows for ``child``, derived fields set, unsaved."""
+    rows = [(ChildName.Kind.CURRENT, person.family)]
+    if person.previous_family:
+        rows.append((ChildName.Kind.PREVIOUS, person.previous_family))
+    out = []
+    for kind, family in rows:
+        name = ChildName(child=child, kind=kind, given_names=person.given, family_name=family)
+        name.derive_fields()
+        out.append(name)
+    return out
+
+
 def load(corpus: Corpus) -> None:
     """Insert the people with bulk_create, computing what ``save`` would."""
     la = factories.LocalAuthorityFactory()
@@ -131,13 +144,7 @@ def load(corpus: Corpus) -> None:
     for n, person in enumerate(corpus.people):
         child = by_nhs[factories.nhs_number_for(100_000 + n)]
         person.reference = child.reference
-        rows = [(ChildName.Kind.CURRENT, person.family)]
-        if person.previous_family:
-            rows.append((ChildName.Kind.PREVIOUS, person.previous_family))
-        for kind, family in rows:
-            name = ChildName(child=child, kind=kind, given_names=person.given, family_name=family)
-            name.derive_fields()
-            child_names.append(name)
+        child_names += names_of(person, child)
         addresses.append(Address(child=child, postcode=person.postcode, local_authority=child.local_authority,
                                  moved_in_on=date(2022, 1, 1)))
         if person.previous_postcode:
