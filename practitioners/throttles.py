@@ -40,7 +40,20 @@ def over_rate(request, *, group: str, rate: str, why: str) -> bool:
 # --- Failed sign-ins per account, across every address ------------------------------------
 
 def _account(username: str) -> str:
-    return (username or "")[:USERNAME_LENGTH]
+    """The username as a counter key: cut to the field, and storable (no NUL, no lone surrogates), since
+    this runs on whatever a sign-in form was sent, before the form is checked."""
+    cut = (username or "")[:USERNAME_LENGTH]
+    return cut.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def axes_username(request, credentials=None) -> str | None:
+    """``AXES_USERNAME_CALLABLE``: the username axes records, cut and cleaned like ours. Axes stores it
+    in a varchar(255) before any form check, so a 1 MB or NUL username was a 500 (issue 17)."""
+    if credentials:
+        name = credentials.get("username")
+    else:
+        name = getattr(request, "data", request.POST).get("username")
+    return _account(name) if name is not None else None
 
 
 def account_locked_until(username: str, *, now: datetime | None = None) -> datetime | None:

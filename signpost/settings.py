@@ -325,6 +325,7 @@ CELERY_BEAT_SCHEDULE["audit-tally-search-volume"] = {"task": "audit.tasks.tally_
 LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("LOGIN_ACCOUNT_FAILURE_LIMIT", default=100)
 LOGIN_ACCOUNT_WINDOW = timedelta(minutes=env.int("LOGIN_ACCOUNT_WINDOW_MINUTES", default=60))
 AUTHENTICATION_BACKENDS.insert(1, "practitioners.backends.AccountLockoutBackend")  # after axes, before passwords
+AXES_USERNAME_CALLABLE = "practitioners.throttles.axes_username"  # cut to 150 characters, no NUL
 # Wrong practitioner API tokens, per client address (a right token is never refused for them).
 API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", default=20)
 API_TOKEN_LOCKOUT_MINUTES = env.int("API_TOKEN_LOCKOUT_MINUTES", default=15)

@@ -237,3 +237,12 @@ def test_another_las_admin_does_not_see_the_lockout(as_user, cast, locked):
 def test_clearing_is_a_post_only_action(as_user, cast, locked):
     assert as_user(cast.admin.user).get(reverse("practitioners:clear_lockout", args=[locked.pk])).status_code == 405
     assert SignInFailure.objects.count() == 3
+
+
+@pytest.mark.parametrize("username", ["nul\x00name", "x" * 1_000_000], ids=["nul", "1MB"])
+def test_a_hostile_username_is_an_answer_not_a_crash(db, username):
+    """The account lock is looked up before the form is checked, so it must take anything it is sent."""
+    browser = from_address(1)
+    for _ in range(2):
+        response = password_step(browser, username, "whatever")
+        assert response.status_code == 200 and b"There is a problem" in response.content
