@@ -197,3 +197,8 @@ def test_last_seen_is_noted_at_most_once_a_minute(as_user, cast):
     client.get(PAGE)
     row.refresh_from_db()
     assert row.last_seen_at == first
+
+
+def test_sign_in_security_links_to_your_sessions(as_user, cast):
+    body = as_user(cast.practitioner.user).get(reverse("two_factor:profile")).content.decode()
+    assert f'href="{SESSIONS}"' in body
