@@ -171,9 +171,10 @@ class SearchLimit:
         if self.period == "minute":
             return (f"You have searched {self.limit} times in the last minute, the most Signpost allows. "
                     f"Wait a minute, then search again.")
+        hours = max(1, round(self.retry_after / 3600))
         return (f"You have searched {self.limit} times today, the most Signpost allows in a day. You can search "
-                f"again tomorrow. If you need to search more today, contact your local authority's Signpost "
-                f"administrator.")
+                f"again in about {hours} hour{'s' if hours != 1 else ''}. If you need to search sooner, contact your "
+                f"local authority's Signpost administrator.")
 
 
 def _searcher(group, request) -> str:

@@ -246,3 +246,19 @@ def test_a_hostile_username_is_an_answer_not_a_crash(db, username):
     for _ in range(2):
         response = password_step(browser, username, "whatever")
         assert response.status_code == 200 and b"There is a problem" in response.content
+
+
+def test_a_superuser_can_unlock_an_account_without_a_practitioner_page_in_the_django_admin(client, cast, settings):
+    from tests import factories
+
+    settings.LOGIN_ACCOUNT_FAILURE_LIMIT = 2
+    distributed_guessing(cast.auditor.username, guesses=2, addresses=2)
+    superuser = factories.UserFactory(is_staff=True, is_superuser=True)
+    url = reverse("admin:practitioners_signinfailure_changelist")
+    assert client.get(url).status_code == 302  # signed out: to the admin's sign-in
+    client.force_login(cast.practitioner.user)
+    assert client.get(url).status_code == 302  # not staff
+    client.force_login(superuser)
+    page = client.get(url)
+    assert page.status_code == 200 and cast.auditor.username in page.content.decode()
+    assert AccessEvent.objects.filter(action="admin.view", actor_id=superuser.pk).exists()
