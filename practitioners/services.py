@@ -309,7 +309,9 @@ def send_set_password_email(*, practitioner: Practitioner, site_url: str) -> Non
     """Email a new account's owner a link to set their password (Django's reset token: it works once,
     for ``PASSWORD_RESET_TIMEOUT``; after that "Forgotten your password?" sends another)."""
     from django.contrib.auth.tokens import default_token_generator
-    from django.core.mail import send_mail
+    from django.core.mail import EmailMessage
+
+    from outbox import services as outbox
     from django.template.loader import render_to_string
     from django.urls import reverse
     from django.utils.encoding import force_bytes
@@ -320,7 +322,8 @@ def send_set_password_email(*, practitioner: Practitioner, site_url: str) -> Non
         "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)})
     body = render_to_string("practitioners/email/new_account.txt", {"user": user, "link": link,
                                                                    "practitioner": practitioner})
-    send_mail("Your Signpost account", body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    outbox.queue(EmailMessage("Your Signpost account", body, settings.DEFAULT_FROM_EMAIL, [user.email]),
+                 kind="new_account")
 
 
 def _check_credentials(*, vetting_checked_on, vetting_expires_on, training_completed_on, today) -> None:
