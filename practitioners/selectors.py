@@ -56,3 +56,10 @@ def access_requests_of(practitioner: Practitioner) -> QuerySet[AccessRequest]:
 
 def open_request_for(practitioner: Practitioner, child) -> AccessRequest | None:
     return AccessRequest.objects.filter(practitioner=practitioner, child=child, status=AccessRequest.Status.OPEN).first()
+
+
+def has_authenticator(user) -> bool:
+    """Whether sign-in will ask ``user`` for an authenticator code (any confirmed TOTP device)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()

@@ -730,3 +730,52 @@ def record_refusal(*, context: RequestContext, why: str, path: str) -> None:
 def record_page_view(*, action: str, context: RequestContext, child=None, details: dict | None = None) -> None:
     """A page that shows people's details (console lists, request queues) was viewed."""
     audit.record_event(action=action, context=context, child=child, details=details)
+
+
+# --- Second factor: recovery codes and the LA admin's reset ----------------------------------
+
+RECOVERY_CODE_COUNT = 10
+
+
+@transaction.atomic
+def issue_recovery_codes(*, user, context: RequestContext) -> list[str]:
+    """Replace ``user``'s recovery codes with new ones (the old stop working) and return them, to be
+    shown once. Each signs in once, throttled by django-otp like the authenticator's codes.
+    Audits ``second_factor.recovery_codes``."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    device = StaticDevice.objects.filter(user=user).order_by("pk").first() or StaticDevice.objects.create(
+        user=user, name="backup")
+    StaticDevice.objects.filter(user=user).exclude(pk=device.pk).delete()  # one set of codes per person
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    audit.record_event(action="second_factor.recovery_codes", context=context, details={"codes": len(codes)})
+    return codes
+
+
+@transaction.atomic
+def reset_authenticator(*, practitioner: Practitioner, reason: str, context: RequestContext) -> dict:
+    """An LA admin's answer to a lost phone: delete the practitioner's authenticator and recovery
+    codes, end their sessions and API tokens; at their next sign-in (password still theirs) they
+    must set up an authenticator again before anything else.
+
+    Raises PermissionDenied (not an LA admin of the practitioner's area, or a staff account: the
+    operator resets those) or ValidationError (no reason). Audits ``second_factor.reset``.
+    """
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    permissions.require_administers_practitioner(context.user, practitioner)
+    user = practitioner.user
+    if user.is_staff or user.is_superuser:
+        raise PermissionDenied("A staff account's authenticator is reset by the service's operator.")
+    reason = _clean_reason(reason, minimum=10)
+    totp_deleted, _ = TOTPDevice.objects.filter(user=user).delete()
+    static_deleted, _ = StaticDevice.objects.filter(user=user).delete()
+    tokens = Token.objects.filter(user=user).count()
+    sessions = end_sessions_and_tokens(user=user)
+    counts = {"practitioner_id": practitioner.pk, "authenticators": totp_deleted, "recovery_devices": static_deleted,
+              "sessions_ended": sessions, "api_tokens_ended": tokens}
+    audit.record_event(action="second_factor.reset", context=context, reason=reason, details=counts)
+    return counts

@@ -18,6 +18,7 @@ urlpatterns = [
     path("console/practitioners/<int:pk>/suspend/", views.suspend, name="suspend"),
     path("console/practitioners/<int:pk>/reinstate/", views.reinstate, name="reinstate"),
     path("console/practitioners/<int:pk>/vetting/", views.vetting, name="vetting"),
+    path("console/practitioners/<int:pk>/reset-authenticator/", views.reset_authenticator, name="reset_authenticator"),
     path("console/access-requests/", views.access_requests, name="access_requests"),
     path("console/access-requests/<int:pk>/", views.decide_access_request, name="decide_access_request"),
     path("console/break-glass/", views.break_glass_reviews, name="break_glass_reviews"),

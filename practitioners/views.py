@@ -207,6 +207,7 @@ def practitioner_detail(request, pk):
         "practitioner": practitioner, "history": history, "grants": grants,
         "organisation_records": organisation_records,
         "vetting_current": practitioner.vetting_current(), "training_current": practitioner.training_current(),
+        "has_authenticator": selectors.has_authenticator(practitioner.user),
     })
 
 
@@ -265,6 +266,19 @@ def reinstate(request, pk):
     return _lifecycle_view(request, pk, form_class=forms.ReinstateForm,
                            template="practitioners/console/reinstate.html", action="reinstate", act=act,
                            success="Account reinstated. The practitioner can use Signpost again.")
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(roles.LA_ADMIN)
+def reset_authenticator(request, pk):
+    """Lost phone: the practitioner's authenticator and recovery codes go, they are signed out
+    everywhere, and they set up a new authenticator at their next sign-in."""
+    def act(practitioner, data, context):
+        services.reset_authenticator(practitioner=practitioner, reason=data["reason"], context=context)
+    return _lifecycle_view(request, pk, form_class=forms.ResetAuthenticatorForm, action="reset_authenticator",
+                           template="practitioners/console/reset_authenticator.html", act=act,
+                           success="Authenticator reset. The practitioner has been signed out everywhere and will "
+                                   "set up a new authenticator app the next time they sign in.")
 
 
 @require_http_methods(["GET", "POST"])

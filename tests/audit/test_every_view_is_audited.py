@@ -213,6 +213,11 @@ AUDITED = {
         Audited("practitioner.credentials", "la_admin", method="post", url=on("practitioners:vetting", "active"),
                 data=current_credentials),
     ),
+    "practitioners:reset_authenticator": (
+        Audited("console.reset_authenticator_form", "la_admin", url=on("practitioners:reset_authenticator", "active")),
+        Audited("second_factor.reset", "la_admin", method="post", url=on("practitioners:reset_authenticator", "active"),
+                data=lambda w: {"reason": "Lost phone, identity checked by phone"}),
+    ),
     "practitioners:access_requests": Audited("console.access_requests", "la_admin"),
     "practitioners:decide_access_request": (
         Audited("console.access_request", "la_admin", url=on("practitioners:decide_access_request", "access_request")),
