@@ -727,9 +727,11 @@ def record_refusal(*, context: RequestContext, why: str, path: str) -> None:
 
 
 @transaction.atomic
-def record_page_view(*, action: str, context: RequestContext, child=None, details: dict | None = None) -> None:
-    """A page that shows people's details (console lists, request queues) was viewed."""
-    audit.record_event(action=action, context=context, child=child, details=details)
+def record_page_view(*, action: str, context: RequestContext, child=None, details: dict | None = None,
+                     disclosed_refs=()) -> None:
+    """A page that shows people's details (console lists, request queues) was viewed; ``disclosed_refs``:
+    the references of the children it named."""
+    audit.record_event(action=action, context=context, child=child, details=details, disclosed_refs=disclosed_refs)
 
 
 # --- Second factor: recovery codes and the LA admin's reset ----------------------------------

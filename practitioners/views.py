@@ -123,8 +123,10 @@ def break_glass(request, reference):
 @practitioner_required
 def my_requests(request):
     with transaction.atomic():
-        services.record_page_view(action="access_request.list_own", context=RequestContext.of(request))
         rows = list(selectors.access_requests_of(request.practitioner)[:100])
+        # Each row names its child: the references shown are recorded, as a search's results are.
+        services.record_page_view(action="access_request.list_own", context=RequestContext.of(request),
+                                  disclosed_refs=sorted({r.child.reference for r in rows}))
     return render(request, "practitioners/my_requests.html", {"requests": rows, "now": timezone.now()})
 
 
@@ -293,6 +295,9 @@ def vetting(request, pk):
                            act=act, success="Vetting and training dates saved.")
 
 
+CHILD_FACTS_SHOWN = "name, date of birth, area"
+
+
 @role_required(roles.LA_ADMIN)
 def access_requests(request):
     with transaction.atomic():
@@ -328,11 +333,13 @@ def decide_access_request(request, pk):
             forms.add_service_errors(form, error)
         else:
             return redirect("practitioners:access_requests")
-    if request.method == "GET":
-        services.record_page_view(action="console.access_request", context=context, child=access_request.child,
-                                  details={"access_request_id": access_request.pk})
-    return render(request, "practitioners/console/decide_access_request.html",
-                  {"access_request": access_request, "form": form})
+    # The page names the child (name, date of birth, area): a view of the record, audited with the
+    # child each time it is shown, the form sent back with errors included.
+    services.record_page_view(action="console.access_request", context=context, child=access_request.child,
+                              details={"access_request_id": access_request.pk, "shown": CHILD_FACTS_SHOWN})
+    return render(request, "practitioners/console/decide_access_request.html", {
+        "access_request": access_request, "form": form,
+        "child": selectors.child_facts_for_decision(access_request.child, viewer=request.user)})
 
 
 @role_required(roles.LA_ADMIN)
@@ -365,8 +372,8 @@ def review_break_glass(request, pk):
         else:
             messages.success(request, "Review recorded.")
             return redirect("practitioners:break_glass_reviews")
-    if request.method == "GET":
-        services.record_page_view(action="console.break_glass_use", context=context, child=grant.child,
-                                  details={"grant_id": grant.pk})
-    return render(request, "practitioners/console/review_break_glass.html",
-                  {"grant": grant, "form": form, "now": timezone.now()})
+    services.record_page_view(action="console.break_glass_use", context=context, child=grant.child,
+                              details={"grant_id": grant.pk, "shown": CHILD_FACTS_SHOWN})
+    return render(request, "practitioners/console/review_break_glass.html", {
+        "grant": grant, "form": form, "now": timezone.now(),
+        "child": selectors.child_facts_for_decision(grant.child, viewer=request.user)})
