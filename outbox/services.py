@@ -2,7 +2,8 @@
 
 ``queue`` stores the message in the caller's transaction and hands it on after the commit:
 to a Celery worker (which retries with backoff), or, with no ``REDIS_URL`` (tasks run
-in-process), to one attempt here, whose failure is logged and recorded, never raised. Rows
+in-process: ``OUTBOX_SEND_IN_PROCESS``), to one attempt here, whose failure is logged and
+recorded, never raised. Rows
 still waiting (a retry due, a hand-off that never happened) are sent by the
 ``send_waiting_emails`` housekeeping job. Logs carry ids, kinds and exception types only.
 """
@@ -58,7 +59,7 @@ def queue_admin_alert(*, subject: str, message: str) -> OutboundEmail | None:
 
 def dispatch(*, email_id: int) -> None:
     """Hand one queued email on: to the worker, or with no broker, one attempt in-process. Never raises."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if settings.OUTBOX_SEND_IN_PROCESS:
         try:
             deliver(email_id=email_id)
         except Exception:  # deliver has recorded and logged it; the request goes on
@@ -101,7 +102,7 @@ def deliver(*, email_id: int, now=None) -> int:
             given_up = email.attempts >= max_attempts() or not isinstance(exc, RETRYABLE)
             email.status = OutboundEmail.Status.FAILED if given_up else OutboundEmail.Status.RETRYING
             # With a worker, Celery schedules the retry; the sweep steps in only if that is lost.
-            lost_after = timedelta(0) if settings.CELERY_TASK_ALWAYS_EAGER else settings.OUTBOX_STALE_AFTER
+            lost_after = timedelta(0) if settings.OUTBOX_SEND_IN_PROCESS else settings.OUTBOX_STALE_AFTER
             email.next_attempt_at = None if given_up else now + _backoff(email.attempts) + lost_after
             email.last_error = type(exc).__name__
         else:
