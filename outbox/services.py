@@ -120,7 +120,8 @@ def deliver(*, email_id: int, now=None) -> int:
 
 def send_waiting_emails(*, now=None, dry_run: bool = False) -> dict[str, int]:
     """Send every email whose retry is due, and any the worker never got (queued longer than
-    ``OUTBOX_STALE_AFTER``); counts sent, failed and still waiting."""
+    ``OUTBOX_STALE_AFTER``); forget the content of emails that failed ``OUTBOX_FORGET_FAILED_AFTER``
+    ago (the row stays, for the operator). Counts sent, not sent, forgotten and failed in all."""
     now = now or timezone.now()
     waiting = OutboundEmail.objects.waiting(now=now, queued_before=now - settings.OUTBOX_STALE_AFTER)
     ids = list(waiting.order_by("created_at").values_list("pk", flat=True)[:settings.OUTBOX_SWEEP_BATCH])
@@ -132,5 +133,8 @@ def send_waiting_emails(*, now=None, dry_run: bool = False) -> dict[str, int]:
             counts["sent"] += deliver(email_id=pk, now=now)
         except EmailNotSent:
             counts["not_sent"] += 1
-    counts["failed_total"] = OutboundEmail.objects.filter(status=OutboundEmail.Status.FAILED).count()
+    failed = OutboundEmail.objects.filter(status=OutboundEmail.Status.FAILED)
+    counts["forgotten"] = failed.filter(last_attempt_at__lt=now - settings.OUTBOX_FORGET_FAILED_AFTER).exclude(
+        body="", subject="", to=[]).update(to=[], reply_to=[], subject="", body="", html_body="")
+    counts["failed_total"] = failed.count()
     return counts

@@ -275,6 +275,14 @@ def reinstate(request, pk):
 def reset_authenticator(request, pk):
     """Lost phone: the practitioner's authenticator and recovery codes go, they are signed out
     everywhere, and they set up a new authenticator at their next sign-in."""
+    practitioner, refusal = _administered_practitioner(request, pk)
+    if refusal:
+        return refusal
+    if practitioner.user.is_staff or practitioner.user.is_superuser:
+        return refuse(request, why="staff_account", title="Ask the service's operator",
+                      message="This account can use the Django admin: its authenticator is reset by the people "
+                              "who run Signpost, not from the LA admin console.")
+
     def act(practitioner, data, context):
         services.reset_authenticator(practitioner=practitioner, reason=data["reason"], context=context)
     return _lifecycle_view(request, pk, form_class=forms.ResetAuthenticatorForm, action="reset_authenticator",

@@ -272,6 +272,7 @@ OUTBOX_RETRY_BACKOFF = timedelta(seconds=30)
 OUTBOX_RETRY_BACKOFF_MAX = timedelta(minutes=10)
 OUTBOX_STALE_AFTER = timedelta(minutes=15)  # queued this long: the worker never got it, the sweep sends it
 OUTBOX_SWEEP_BATCH = 500
+OUTBOX_FORGET_FAILED_AFTER = timedelta(days=30)  # then a failed email's content is erased, its row kept
 
 # Domain policy (SPEC 5 and 3.4).
 RETENTION_PERIOD = timedelta(days=env.int("RETENTION_DAYS", default=365))

@@ -122,7 +122,7 @@ def _emails():
 
 
 def _emails_checked(arranged, counts):
-    assert counts == {"sent": 1, "not_sent": 0, "failed_total": 0}
+    assert counts == {"sent": 1, "not_sent": 0, "forgotten": 0, "failed_total": 0}
     due, not_due = (OutboundEmail.objects.get(pk=arranged[k].pk) for k in ("due", "not_due"))
     assert (due.status, due.attempts, due.body, due.to) == ("sent", 2, "", [])  # sent, then forgotten
     assert (not_due.status, not_due.attempts) == ("retrying", 1)

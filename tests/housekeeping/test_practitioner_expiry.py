@@ -189,7 +189,7 @@ def test_a_failed_send_is_recorded_without_personal_data_and_sent_by_the_next_sw
     assert AccessReminder.objects.count() == 1  # reminded once: the outbox, not the next run, retries the send
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     _, swept = run_job("send_waiting_emails")  # the sweep sends what is due (here: a retry due in the past)
-    assert swept.counts == {"sent": 0, "not_sent": 0, "failed_total": 0}  # not yet due
+    assert swept.counts == {"sent": 0, "not_sent": 0, "forgotten": 0, "failed_total": 0}  # not yet due
     OutboundEmail.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now())
     _, swept = run_job("send_waiting_emails")
     assert swept.counts["sent"] == 1 and [m.to for m in mail.outbox] == [[practitioner.work_email]]

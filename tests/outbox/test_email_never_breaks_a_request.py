@@ -2,11 +2,13 @@
 refuses never turns a page into an error, and what could not be sent is retried, then shown to operators."""
 
 import logging
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.test import TestCase
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AccessEvent
 from outbox import services, tasks
@@ -109,7 +111,12 @@ def test_the_worker_task_retries_with_backoff_then_records_the_failure(mail_serv
     assert email.next_attempt_at is None and "nurse@trust.example.org" not in caplog.text
     # A failed email is never sent again by accident: neither a late task nor the sweep touch it.
     assert tasks.send_outbound_email.apply(args=[email.pk]).get() == 0
-    assert services.send_waiting_emails() == {"sent": 0, "not_sent": 0, "failed_total": 1}
+    assert services.send_waiting_emails() == {"sent": 0, "not_sent": 0, "forgotten": 0, "failed_total": 1}
+    # A month on, the operator still sees that it failed, but its content (an address, a link) is gone.
+    later = timezone.now() + settings.OUTBOX_FORGET_FAILED_AFTER + timedelta(days=1)
+    assert services.send_waiting_emails(now=later)["forgotten"] == 1
+    email.refresh_from_db()
+    assert (email.status, email.to, email.body, email.recipient_count) == ("failed", [], "", 1)
 
 
 def test_the_worker_task_sends_a_queued_email_once_however_often_it_runs():

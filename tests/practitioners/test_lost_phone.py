@@ -174,6 +174,16 @@ def test_only_an_la_admin_of_the_practitioners_own_area_can_reset(as_user, cast,
 
 def test_a_staff_accounts_authenticator_is_left_to_the_operator(as_user, cast, lost_phone):
     type(cast.practitioner.user).objects.filter(pk=cast.practitioner.user.pk).update(is_staff=True)
-    response = as_user(cast.admin.user).post(reset_url(cast.practitioner), {"reason": "Phone lost, says they"})
-    assert response.status_code == 403
+    admin = as_user(cast.admin.user)
+    assert admin.get(reset_url(cast.practitioner)).status_code == 403
+    response = admin.post(reset_url(cast.practitioner), {"reason": "Phone lost, says they"})
+    assert response.status_code == 403 and "operator" in response.content.decode()
     assert TOTPDevice.objects.filter(user=cast.practitioner.user).exists()
+    from audit.context import RequestContext
+    from django.core.exceptions import PermissionDenied
+    from practitioners import services
+
+    cast.practitioner.user.refresh_from_db()
+    with pytest.raises(PermissionDenied):  # the service refuses too, whoever calls it
+        services.reset_authenticator(practitioner=cast.practitioner, reason="Phone lost, says they",
+                                     context=RequestContext(user=cast.admin.user))
