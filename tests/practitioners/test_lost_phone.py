@@ -4,7 +4,6 @@ request, and the LA admin's "reset authenticator" for their own area's practitio
 from base64 import b32decode
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import totp
@@ -16,7 +15,7 @@ from audit.models import AccessEvent
 from practitioners.models import UserSession
 from tests import factories
 from tests.practitioners.conftest import current_code, enrol
-from tests.practitioners.test_login import LOGIN, PASSWORD, code_step, password_step
+from tests.practitioners.test_login import LOGIN, code_step, password_step
 
 pytestmark = pytest.mark.django_db
 PROFILE = reverse("two_factor:profile")
