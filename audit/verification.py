@@ -7,10 +7,9 @@ ADMINS and an ``audit.chain_broken`` event. Ids and chain positions only, never 
 
 import logging
 
-from django.core.mail import mail_admins
-
 from audit import integrity, services
 from audit.context import RequestContext
+from outbox import services as outbox
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +22,7 @@ def verify_chain() -> integrity.Break | None:
 def alert_broken_chain(first_break: integrity.Break) -> None:
     """Log at ERROR, email ADMINS and audit ``audit.chain_broken``."""
     logger.error("Audit chain broken: %s", first_break)
-    mail_admins(
+    outbox.queue_admin_alert(
         subject=f"Audit chain broken: {first_break}",
         message=(
             f"The nightly check of the Signpost access log found a break: {first_break}. Events may have "

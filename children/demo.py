@@ -1,13 +1,17 @@
-"""A small, coherent demo world: three local authorities, their organisations and
-services, practitioners of each role, ~200 children with involvements, one child
-who moved area, one shielded child. Deterministic for a seed and idempotent: it
-looks everything up by a stable key before creating it.
+"""A small, coherent demo world a user can believe: three local authorities, their
+organisations (valid team emails) and services, named practitioners of each role, ~200
+children whose involvements name a lead practitioner, and one child of each kind a
+demo should show: moved area, shielded, seen by a sensitive service, with an access
+request waiting for a decision, and with a break-glass use waiting for review.
+Deterministic for a seed and idempotent: it looks everything up by a stable key before
+creating it (and mends rows an older demo wrote without names or with invalid emails).
 """
 
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -15,18 +19,21 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from faker import Faker
 
+from audit import services as audit
 from audit.context import RequestContext
 from children import identifiers
 from children.models import Address, Child, ChildName, Involvement
 from practitioners import roles
 from practitioners.models import (
+    AccessGrant,
+    AccessRequest,
     LocalAuthority,
     LocalAuthorityAdmin,
     Organisation,
     Practitioner,
     Service,
 )
-from practitioners.services import sync_organisation_access
+from practitioners.services import grant_access, sync_organisation_access
 
 AUTHORITIES = [
     # name, GSS code, postcode districts, safeguarding contact, out-of-hours
@@ -55,6 +62,21 @@ ORGANISATIONS = [
     ("Children's Social Care", Organisation.Kind.SOCIAL_CARE, ["social-care", "early-help"]),
     ("Youth Justice Service", Organisation.Kind.YOUTH_JUSTICE, ["youth-justice", "substance-misuse"]),
 ]
+# Demo logins' names, by the login's role key, one per local authority in AUTHORITIES' order.
+LOGIN_NAMES = {
+    "social": [("Grace", "Adeyemi"), ("Imran", "Hussain"), ("Tamsin", "Rowe")],
+    "nurse": [("Sophie", "Nguyen"), ("Rachel", "Firth"), ("Kerenza", "Pascoe")],
+    "teacher": [("Daniel", "Okoro"), ("Helen", "Brierley"), ("Morwenna", "Hicks")],
+    "admin": [("Mark", "Ellison"), ("Asha", "Patel"), ("Jory", "Trevithick")],
+}
+AUDITOR_NAME = ("Fiona", "Marsh")
+# Lead practitioners (no demo login) for the organisations no demo login works in: index into
+# ORGANISATIONS -> job title and one name per local authority.
+LEADS = {
+    1: ("Head of year", [("James", "Whitfield"), ("Nadia", "Rahman"), ("Loveday", "Curnow")]),
+    2: ("GP", [("Anil", "Mehta"), ("Claire", "Sutcliffe"), ("Peder", "Jago")]),
+    5: ("Youth justice officer", [("Kwame", "Asante"), ("Liam", "Doyle"), ("Demelza", "Rowse")]),
+}
 DEMO_PASSWORD = "signpost-demo-only"
 _UNIT_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 
@@ -73,6 +95,9 @@ class DemoWorld:
     involvements: int = 0
     moved_child: Child | None = None
     shielded_child: Child | None = None
+    sensitive_child: Child | None = None
+    requested_child: Child | None = None
+    break_glass_child: Child | None = None
 
 
 def valid_nhs_number(rng: random.Random) -> str:
@@ -90,6 +115,16 @@ def valid_upn(rng: random.Random) -> str:
 
 def demo_postcode(rng: random.Random, districts: list[str]) -> str:
     return f"{rng.choice(districts)} {rng.randint(1, 9)}{rng.choice(_UNIT_LETTERS)}{rng.choice(_UNIT_LETTERS)}"
+
+
+def team_email(organisation_suffix: str, gss_code: str) -> str:
+    """A valid address for an organisation's team: ``childrens-social-care@e06000052.example.org``."""
+    slug = "-".join("".join(c for c in word.lower() if c.isalnum()) for word in organisation_suffix.split())
+    return f"{slug}@{gss_code.lower()}.example.org"
+
+
+def with_nhs_check_digit(first_nine: str) -> str:
+    return first_nine + str(identifiers.nhs_check_digit(first_nine))
 
 
 def totp_key_for(username: str, seed: int) -> str:
@@ -118,25 +153,36 @@ def build_demo_world(*, seed: int = 2026, children_per_authority: int = 67) -> D
         )
         orgs = []
         for suffix, kind, codes in ORGANISATIONS:
+            email = team_email(suffix, gss)
             org, created = Organisation.objects.get_or_create(
                 local_authority=la, name=f"{name} {suffix}",
-                defaults={"kind": kind, "contact_phone": fake.phone_number(),
-                          "contact_email": f"team@{suffix.split()[0].lower()}.{gss.lower()}.example.org"},
+                defaults={"kind": kind, "contact_phone": fake.phone_number(), "contact_email": email},
             )
             if created:
                 org.services.set([services[c] for c in codes])
+            elif org.contact_email != email:  # an older demo's address (``team@children's...``) was invalid
+                Involvement.objects.filter(organisation=org, contact_email=org.contact_email).update(contact_email=email)
+                org.contact_email = email
+                org.save(update_fields=["contact_email"])
             orgs.append(org)
         authorities.append((la, districts, orgs))
 
     slug = {la.gss_code: la.name.split()[0].lower() for la, _, _ in authorities}
-    for la, _, orgs in authorities:
+    leads = {}  # organisation id -> its lead practitioner, named on its involvements
+    for n, (la, _, orgs) in enumerate(authorities):
         key = slug[la.gss_code]
-        _demo_user(world, f"{key}.social", groups[roles.PRACTITIONER], la, orgs[4], "Social worker", seed, today)
-        _demo_user(world, f"{key}.nurse", groups[roles.PRACTITIONER], la, orgs[3], "School nurse", seed, today)
-        _demo_user(world, f"{key}.teacher", groups[roles.PRACTITIONER], la, orgs[0], "Designated safeguarding lead", seed, today)
-        admin = _demo_user(world, f"{key}.admin", groups[roles.LA_ADMIN], la, None, "LA admin", seed, today)
+        for role_key, org_index, title in (("social", 4, "Social worker"), ("nurse", 3, "School nurse"),
+                                           ("teacher", 0, "Designated safeguarding lead")):
+            user = _demo_user(world, f"{key}.{role_key}", groups[roles.PRACTITIONER], la, orgs[org_index], title,
+                              seed, today, name=LOGIN_NAMES[role_key][n])
+            leads[orgs[org_index].pk] = user.practitioner
+        admin = _demo_user(world, f"{key}.admin", groups[roles.LA_ADMIN], la, None, "LA admin", seed, today,
+                           name=LOGIN_NAMES["admin"][n])
         LocalAuthorityAdmin.objects.get_or_create(user=admin, local_authority=la)
-    _demo_user(world, "auditor", groups[roles.AUDITOR], authorities[0][0], None, "Auditor", seed, today)
+        for org_index, (title, names) in LEADS.items():
+            leads[orgs[org_index].pk] = _demo_lead(orgs[org_index], title, names[n], groups[roles.PRACTITIONER], today)
+    _demo_user(world, "auditor", groups[roles.AUDITOR], authorities[0][0], None, "Auditor", seed, today,
+               name=AUDITOR_NAME)
 
     for la, districts, orgs in authorities:
         for i in range(children_per_authority):
@@ -146,6 +192,13 @@ def build_demo_world(*, seed: int = 2026, children_per_authority: int = 67) -> D
 
     world.moved_child = _demo_move(rng, authorities, services, today)
     world.shielded_child = _demo_shielded(authorities, services, today)
+    world.sensitive_child = _demo_sensitive(authorities, services, today)
+    world.requested_child = _demo_access_requested(authorities, services, today)
+    world.break_glass_child = _demo_break_glass_used(authorities, services, today)
+    # Every demo involvement names its organisation's lead (older demos named nobody).
+    for organisation_id, lead in leads.items():
+        Involvement.objects.filter(organisation_id=organisation_id, lead_practitioner=None,
+                                   external_id__startswith="demo-").update(lead_practitioner=lead)
     # Organisations' access follows their open involvements, as it does for involvements added
     # through the app.
     sync_organisation_access(opened=Involvement.objects.open().values_list("organisation_id", "child_id"),
@@ -153,15 +206,17 @@ def build_demo_world(*, seed: int = 2026, children_per_authority: int = 67) -> D
     return world
 
 
-def _demo_user(world, username, group, la, organisation, title, seed, today):
+def _demo_user(world, username, group, la, organisation, title, seed, today, *, name):
     User = get_user_model()
-    first, last = username.split(".")[0].title(), title.split()[-1].title()
+    first, last = name
     user, created = User.objects.get_or_create(
         username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"}
     )
     if created:
         user.set_password(DEMO_PASSWORD)
         user.save()
+    elif (user.first_name, user.last_name) != name:  # older demos called them "Leeds Worker"
+        User.objects.filter(pk=user.pk).update(first_name=first, last_name=last)
     user.groups.add(group)
     if organisation is not None:
         Practitioner.objects.get_or_create(
@@ -265,4 +320,94 @@ def _demo_shielded(authorities, services, today):
     Involvement.objects.create(child=child, organisation=orgs[4], service=services["social-care"],
                                contact_phone=orgs[4].contact_phone, started_on=today - timedelta(days=40),
                                external_id="demo-shielded-social-care")
+    return child
+
+
+def _demo_lead(organisation, title, name, group, today):
+    """A named practitioner without a demo login, to lead their organisation's involvements."""
+    User = get_user_model()
+    first, last = name
+    local_part = organisation.contact_email.split("@")[0]
+    gss = organisation.local_authority.gss_code.lower()
+    email = f"{first}.{last}@{gss}.example.org".lower()
+    user, created = User.objects.get_or_create(
+        username=f"lead.{local_part}.{gss}", defaults={"first_name": first, "last_name": last, "email": email})
+    if created:
+        user.set_unusable_password()  # a name on the record, not a demo login
+        user.save()
+    user.groups.add(group)
+    practitioner, _ = Practitioner.objects.get_or_create(user=user, defaults={
+        "organisation": organisation, "job_title": title, "work_email": email,
+        "work_phone": organisation.contact_phone, "vetting_checked_on": today - timedelta(days=300),
+        "vetting_expires_on": today + timedelta(days=800), "training_completed_on": today - timedelta(days=150),
+        "status": Practitioner.Status.ACTIVE, "approved_at": timezone.now(),
+    })
+    return practitioner
+
+
+def _named_child(*, nhs, given, family, dob, sex, address_line, postcode, la, moved_in_on, involvements):
+    """A child the demo's walkthroughs rely on, created once (found again by NHS number).
+    ``involvements``: (organisation, service, started_on, external_id) each, open."""
+    child = Child.objects.filter(nhs_number=nhs).first()
+    if child is not None:
+        return child
+    child = Child.objects.create(given_names=given, family_name=family, date_of_birth=dob, sex=sex, nhs_number=nhs,
+                                 address_line=address_line, postcode=postcode, local_authority=la)
+    Address.objects.create(child=child, address_line=address_line, postcode=postcode, local_authority=la,
+                           moved_in_on=moved_in_on)
+    for organisation, service, started_on, external_id in involvements:
+        Involvement.objects.create(child=child, organisation=organisation, service=service, started_on=started_on,
+                                   contact_phone=organisation.contact_phone, contact_email=organisation.contact_email,
+                                   external_id=external_id)
+    return child
+
+
+def _demo_sensitive(authorities, services, today):
+    """A child seen by a sensitive service (CAMHS): others see only that one is involved."""
+    la, _, orgs = authorities[2]
+    return _named_child(
+        nhs=with_nhs_check_digit("943476602"), given="Maisie", family="Pengelly", dob=date(2010, 6, 14),
+        sex=Child.Sex.FEMALE, address_line="7 Trevithick Road", postcode="TR14 8PA", la=la,
+        moved_in_on=date(2016, 8, 1), involvements=[
+            (orgs[3], services["camhs"], today - timedelta(days=120), "demo-sensitive-camhs"),
+            (orgs[1], services["school"], date(2021, 9, 1), "demo-sensitive-school"),
+        ])
+
+
+def _demo_access_requested(authorities, services, today):
+    """A Leeds child whom a Hammersmith school nurse has asked to see: waiting for Leeds's LA admin."""
+    la, _, orgs = authorities[1]
+    child = _named_child(
+        nhs=with_nhs_check_digit("943476603"), given="Oliver", family="Mensah", dob=date(2013, 2, 17),
+        sex=Child.Sex.MALE, address_line="31 Harehills Lane", postcode="LS8 4HQ", la=la,
+        moved_in_on=date(2018, 4, 3), involvements=[
+            (orgs[0], services["school"], date(2017, 9, 4), "demo-requested-school"),
+        ])
+    nurse = Practitioner.objects.get(user__username="hammersmith.nurse")
+    if not AccessRequest.objects.filter(practitioner=nurse, child=child).exists():
+        AccessRequest.objects.create(
+            practitioner=nurse, child=child, requested_at=timezone.now() - timedelta(hours=3),
+            reason="Oliver is staying with his aunt in Hammersmith and came to our drop-in twice this week. "
+                   "I need to know who his school nurse is in Leeds.")
+        audit.record_event(action="access_request.create", context=RequestContext(user=nurse.user), child=child,
+                           details={"seeded_by": "seed_demo"})
+    return child
+
+
+def _demo_break_glass_used(authorities, services, today):
+    """A Hammersmith child whose record a Leeds social worker opened by break-glass: awaiting review."""
+    la, _, orgs = authorities[0]
+    child = _named_child(
+        nhs=with_nhs_check_digit("943476604"), given="Tomasz", family="Wiśniewski", dob=date(2012, 9, 30),
+        sex=Child.Sex.MALE, address_line="48 Bramber Road", postcode="W14 9PG", la=la,
+        moved_in_on=date(2019, 1, 14), involvements=[
+            (orgs[4], services["social-care"], today - timedelta(days=200), "demo-break-glass-social-care"),
+        ])
+    social = Practitioner.objects.get(user__username="leeds.social")
+    if not AccessGrant.objects.filter(practitioner=social, child=child, source=AccessGrant.Source.BREAK_GLASS).exists():
+        grant_access(
+            practitioner=social, child=child, source=AccessGrant.Source.BREAK_GLASS,
+            reason="Tomasz was brought to Leeds A&E overnight by an adult who is not his parent; I need his "
+                   "allocated social worker now.",
+            expires_at=timezone.now() + settings.BREAK_GLASS_WINDOW, context=RequestContext(user=social.user))
     return child

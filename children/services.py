@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.http import Http404
 from django.template.loader import render_to_string
@@ -22,6 +22,7 @@ from audit.models import AccessEvent
 from children import identifiers, matching, selectors
 from children.matching import Query, SearchOutcome
 from children.models import Address, Child, ContactRecipient, ContactRequest, Involvement
+from outbox import services as outbox
 from practitioners import permissions
 from practitioners import services as access
 from practitioners.models import LocalAuthority, Practitioner, Service
@@ -312,7 +313,8 @@ def send_contact_request(*, reference: str, reason: str, context: RequestContext
             audit.record_event(action="contact.request", context=context, child=child,
                                details={"contact_request_id": request.pk, "reason": reason,
                                         "emails": len(emails), "routes": len(routes)})
-            get_connection().send_messages(emails)  # last: no audit event, no email
+            for email in emails:  # queued in this transaction, sent after it commits: no audit event, no email
+                outbox.queue(email, kind="contact_request")
             return request
     _refuse(action="contact.request", context=context, child=child, reason="rate limit",
             error=ValidationError({"reason": f"You have already sent {CONTACT_REQUEST_LIMIT} requests about this "

@@ -17,6 +17,7 @@ from audit import services as audit_services
 from audit import verification
 from children import retention
 from housekeeping.models import JobRun
+from outbox import services as outbox
 from practitioners import expiry
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,11 @@ def _score_anomalies(*, dry_run: bool, on_progress: Progress) -> JobResult:
     return JobResult(counts={"days_tallied": audit_services.tally_recent_searches(today=timezone.localdate())})
 
 
+def _send_waiting_emails(*, dry_run: bool, on_progress: Progress) -> JobResult:
+    """Retries that are due, and emails the worker never got; failed ones stay listed in the admin."""
+    return JobResult(counts=outbox.send_waiting_emails(dry_run=dry_run))
+
+
 JOBS: dict[str, Job] = {job.name: job for job in [
     Job("expire_grants", "Revoke grants and break-glass windows past their expiry",
         "practitioners.tasks.revoke_expired_grants", _expire_grants),
@@ -109,6 +115,8 @@ JOBS: dict[str, Job] = {job.name: job for job in [
         "audit.tasks.verify_audit_chain", _verify_audit_chain),
     Job("score_anomalies", "Tally searches per practitioner per day for the anomaly view",
         "audit.tasks.tally_search_volume", _score_anomalies),
+    Job("send_waiting_emails", "Send emails whose retry is due or that no worker picked up",
+        "housekeeping.tasks.send_waiting_emails", _send_waiting_emails),
 ]}
 
 

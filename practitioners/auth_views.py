@@ -15,7 +15,7 @@ from two_factor import views as tf
 from two_factor.utils import default_device
 
 from audit.context import RequestContext
-from practitioners import services, throttles
+from practitioners import second_factor_views, services, throttles
 
 
 def _relabel(form, labels: dict) -> None:
@@ -105,15 +105,6 @@ class LoginView(tf.LoginView):
         return response
 
 
-class BackupTokensView(tf.BackupTokensView):
-    """Recovery codes; generating new ones is audited (the old ones stop working)."""
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        services.record_page_view(action="second_factor.recovery_codes", context=RequestContext.of(self.request))
-        return response
-
-
 class SetupView(tf.SetupView):
     def get(self, request, *args, **kwargs):
         if authenticator_of(request.user):  # one authenticator per person; recovery codes cover loss
@@ -126,17 +117,22 @@ class SetupView(tf.SetupView):
         return form
 
     def done(self, form_list, **kwargs):
-        response = super().done(form_list, **kwargs)
+        next_url = self.get_redirect_url()
+        super().done(form_list, **kwargs)
         services.record_page_view(action="second_factor.enrol", context=RequestContext.of(self.request))
-        return response
+        # Recovery codes come with the authenticator, shown once on the next page, before ``next``.
+        second_factor_views.issue_codes_for_display(self.request)
+        if next_url:
+            self.request.session["next"] = next_url
+        return redirect("two_factor:setup_complete")
 
 
 urlpatterns = [
     path("account/login/", LoginView.as_view(), name="login"),
     path("account/two_factor/setup/", SetupView.as_view(), name="setup"),
     path("account/two_factor/qrcode/", tf.QRGeneratorView.as_view(), name="qr"),
-    path("account/two_factor/setup/complete/", tf.SetupCompleteView.as_view(), name="setup_complete"),
-    path("account/two_factor/backup/tokens/", BackupTokensView.as_view(), name="backup_tokens"),
-    path("account/two_factor/", tf.ProfileView.as_view(), name="profile"),
+    path("account/two_factor/setup/complete/", second_factor_views.SetupCompleteView.as_view(), name="setup_complete"),
+    path("account/two_factor/backup/tokens/", second_factor_views.BackupTokensView.as_view(), name="backup_tokens"),
+    path("account/two_factor/", second_factor_views.ProfileView.as_view(), name="profile"),
 ]
 two_factor_urls = (urlpatterns, "two_factor")

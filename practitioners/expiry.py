@@ -28,6 +28,7 @@ from django.utils import dateformat, timezone
 from audit.context import RequestContext
 from housekeeping.locks import try_job_lock
 from housekeeping.models import AccessReminder
+from outbox import services as outbox
 from practitioners.models import AccessGrant, Practitioner
 from practitioners import services
 from practitioners.services import revoke_grant
@@ -139,9 +140,8 @@ def send_access_reminders(
     """Email each active practitioner whose vetting or training expires within
     ``ACCESS_REMINDER_DAYS``; once per practitioner, kind and date.
 
-    The reminder rows are written in the email's transaction: if sending fails, nothing is
-    recorded and the next run tries again (at least once, at most once per date unless the
-    commit itself fails after the email left).
+    The reminder row and the queued email (``outbox``) are written in one transaction: exactly
+    one email per date is queued, and the outbox retries its sending.
     """
     now = now or timezone.now()
     last_day = today + timedelta(days=settings.ACCESS_REMINDER_DAYS)
@@ -186,7 +186,7 @@ def _send_reminder(practitioner: Practitioner, address: str, pending: list[tuple
         "days": settings.ACCESS_REMINDER_DAYS,
     })
     subject = f"Your Signpost access will stop after {_day(first_lapse)} unless it is renewed"
-    EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [address]).send()
+    outbox.queue(EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [address]), kind="access_reminder")
 
 
 # --- grants and break-glass windows past their expiry ----------------------------------------

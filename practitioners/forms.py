@@ -149,6 +149,13 @@ class SuspendForm(forms.Form):
                              help_text="The practitioner is signed out at once and loses every grant.")
 
 
+class ResetAuthenticatorForm(forms.Form):
+    reason = forms.CharField(
+        label="Why are you resetting their authenticator?", widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[_no_nul], error_messages={"required": "Enter the reason for resetting the authenticator"},
+        help_text="For example: reported a lost phone by phone call on 4 December; identity checked with their manager.")
+
+
 class ReinstateForm(forms.Form):
     reason = forms.CharField(label="Why are you reinstating this account?", widget=forms.Textarea(attrs={"rows": 4}),
                              validators=[_no_nul], error_messages={"required": "Enter the reason for reinstating"})

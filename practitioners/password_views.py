@@ -10,10 +10,14 @@
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordResetForm
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.template import loader
 from django.urls import reverse_lazy
 
 from audit.context import RequestContext
+from outbox import services as outbox
 from practitioners import services
 from practitioners.throttles import over_rate
 
@@ -21,7 +25,22 @@ THROTTLED = ("Too many password resets have been asked for from your network rec
              "or ask your local authority's Signpost administrator.")
 
 
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's form, but the link is queued (``outbox``), so a mail server that is down never turns
+    "we have sent you a link" into a server error; the send is retried and a failure recorded."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email,
+                  html_email_template_name=None):
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        message = EmailMultiAlternatives(subject, loader.render_to_string(email_template_name, context),
+                                         from_email, [to_email])
+        if html_email_template_name is not None:
+            message.attach_alternative(loader.render_to_string(html_email_template_name, context), "text/html")
+        outbox.queue(message, kind="password_reset")
+
+
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = QueuedPasswordResetForm
     template_name = "practitioners/password_reset/form.html"
     email_template_name = "practitioners/password_reset/email.txt"
     subject_template_name = "practitioners/password_reset/subject.txt"
@@ -41,8 +60,9 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form):
         matched = sum(1 for _ in form.get_users(form.cleaned_data["email"]))
-        response = super().form_valid(form)
-        services.record_password_reset_request(matched=matched, context=RequestContext.of(self.request))
+        with transaction.atomic():  # the event commits with the queued email, which is sent after
+            response = super().form_valid(form)
+            services.record_password_reset_request(matched=matched, context=RequestContext.of(self.request))
         return response
 
 

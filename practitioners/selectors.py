@@ -1,5 +1,7 @@
 """Reads for the practitioner and LA admin pages. Nothing here writes; lists filter in SQL."""
 
+from dataclasses import dataclass
+
 from django.db.models import Count, Q, QuerySet
 
 from practitioners import permissions
@@ -72,3 +74,27 @@ def live_sessions_of(user) -> list:
     return list(UserSession.objects.filter(user=user, session_key__in=live_keys,
                                            started_at__gt=now - settings.SESSION_ABSOLUTE_LIFETIME)
                 .order_by("-last_seen_at", "-pk"))
+def has_authenticator(user) -> bool:
+    """Whether sign-in will ask ``user`` for an authenticator code (any confirmed TOTP device)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+@dataclass(frozen=True)
+class ChildFacts:
+    """What an LA admin needs to judge an access request or a break-glass use: who the child is."""
+
+    reference: str
+    name: str
+    date_of_birth: object
+    area: str  # "" when hidden from this viewer
+    shielded: bool
+
+
+def child_facts_for_decision(child, *, viewer) -> ChildFacts:
+    """The child's name, date of birth and area for ``viewer``. A shielded child's area is shown only
+    to an LA admin of the child's own local authority (SPEC 2: the owning LA admin)."""
+    shows_area = not child.shielded or permissions.administers(viewer, child.local_authority)
+    return ChildFacts(reference=child.reference, name=child.full_name, date_of_birth=child.date_of_birth,
+                      area=child.local_authority.name if shows_area else "", shielded=child.shielded)

@@ -341,7 +341,9 @@ def send_set_password_email(*, practitioner: Practitioner, site_url: str) -> Non
     """Email a new account's owner a link to set their password (Django's reset token: it works once,
     for ``PASSWORD_RESET_TIMEOUT``; after that "Forgotten your password?" sends another)."""
     from django.contrib.auth.tokens import default_token_generator
-    from django.core.mail import send_mail
+    from django.core.mail import EmailMessage
+
+    from outbox import services as outbox
     from django.template.loader import render_to_string
     from django.urls import reverse
     from django.utils.encoding import force_bytes
@@ -352,7 +354,8 @@ def send_set_password_email(*, practitioner: Practitioner, site_url: str) -> Non
         "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)})
     body = render_to_string("practitioners/email/new_account.txt", {"user": user, "link": link,
                                                                    "practitioner": practitioner})
-    send_mail("Your Signpost account", body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    outbox.queue(EmailMessage("Your Signpost account", body, settings.DEFAULT_FROM_EMAIL, [user.email]),
+                 kind="new_account")
 
 
 def _check_credentials(*, vetting_checked_on, vetting_expires_on, training_completed_on, today) -> None:
@@ -845,6 +848,57 @@ def record_refusal(*, context: RequestContext, why: str, path: str) -> None:
 
 
 @transaction.atomic
-def record_page_view(*, action: str, context: RequestContext, child=None, details: dict | None = None) -> None:
-    """A page that shows people's details (console lists, request queues) was viewed."""
-    audit.record_event(action=action, context=context, child=child, details=details)
+def record_page_view(*, action: str, context: RequestContext, child=None, details: dict | None = None,
+                     disclosed_refs=()) -> None:
+    """A page that shows people's details (console lists, request queues) was viewed; ``disclosed_refs``:
+    the references of the children it named."""
+    audit.record_event(action=action, context=context, child=child, details=details, disclosed_refs=disclosed_refs)
+
+
+# --- Second factor: recovery codes and the LA admin's reset ----------------------------------
+
+RECOVERY_CODE_COUNT = 10
+
+
+@transaction.atomic
+def issue_recovery_codes(*, user, context: RequestContext) -> list[str]:
+    """Replace ``user``'s recovery codes with new ones (the old stop working) and return them, to be
+    shown once. Each signs in once, throttled by django-otp like the authenticator's codes.
+    Audits ``second_factor.recovery_codes``."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    device = StaticDevice.objects.filter(user=user).order_by("pk").first() or StaticDevice.objects.create(
+        user=user, name="backup")
+    StaticDevice.objects.filter(user=user).exclude(pk=device.pk).delete()  # one set of codes per person
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    audit.record_event(action="second_factor.recovery_codes", context=context, details={"codes": len(codes)})
+    return codes
+
+
+@transaction.atomic
+def reset_authenticator(*, practitioner: Practitioner, reason: str, context: RequestContext) -> dict:
+    """An LA admin's answer to a lost phone: delete the practitioner's authenticator and recovery
+    codes, end their sessions and API tokens; at their next sign-in (password still theirs) they
+    must set up an authenticator again before anything else.
+
+    Raises PermissionDenied (not an LA admin of the practitioner's area, or a staff account: the
+    operator resets those) or ValidationError (no reason). Audits ``second_factor.reset``.
+    """
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    permissions.require_administers_practitioner(context.user, practitioner)
+    user = practitioner.user
+    if user.is_staff or user.is_superuser:
+        raise PermissionDenied("A staff account's authenticator is reset by the service's operator.")
+    reason = _clean_reason(reason, minimum=10)
+    totp_deleted, _ = TOTPDevice.objects.filter(user=user).delete()
+    static_deleted, _ = StaticDevice.objects.filter(user=user).delete()
+    tokens = Token.objects.filter(user=user).count()
+    sessions = end_sessions_and_tokens(user=user)
+    counts = {"practitioner_id": practitioner.pk, "authenticators": totp_deleted, "recovery_devices": static_deleted,
+              "sessions_ended": sessions, "api_tokens_ended": tokens}
+    audit.record_event(action="second_factor.reset", context=context, reason=reason, details=counts)
+    return counts

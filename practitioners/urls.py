@@ -21,6 +21,7 @@ urlpatterns = [
     path("console/practitioners/<int:pk>/clear-lockout/", views.clear_lockout, name="clear_lockout"),
     path("sessions/", session_views.sessions, name="sessions"),
     path("sessions/<int:pk>/end/", session_views.end_session, name="end_session"),
+    path("console/practitioners/<int:pk>/reset-authenticator/", views.reset_authenticator, name="reset_authenticator"),
     path("console/access-requests/", views.access_requests, name="access_requests"),
     path("console/access-requests/<int:pk>/", views.decide_access_request, name="decide_access_request"),
     path("console/break-glass/", views.break_glass_reviews, name="break_glass_reviews"),

@@ -130,8 +130,10 @@ def break_glass(request, reference):
 @practitioner_required
 def my_requests(request):
     with transaction.atomic():
-        services.record_page_view(action="access_request.list_own", context=RequestContext.of(request))
         rows = list(selectors.access_requests_of(request.practitioner)[:100])
+        # Each row names its child: the references shown are recorded, as a search's results are.
+        services.record_page_view(action="access_request.list_own", context=RequestContext.of(request),
+                                  disclosed_refs=sorted({r.child.reference for r in rows}))
     return render(request, "practitioners/my_requests.html", {"requests": rows, "now": timezone.now()})
 
 
@@ -215,6 +217,7 @@ def practitioner_detail(request, pk):
         "practitioner": practitioner, "history": history, "grants": grants,
         "organisation_records": organisation_records, "lockout": lockout,
         "vetting_current": practitioner.vetting_current(), "training_current": practitioner.training_current(),
+        "has_authenticator": selectors.has_authenticator(practitioner.user),
     })
 
 
@@ -292,6 +295,27 @@ def reinstate(request, pk):
 
 @require_http_methods(["GET", "POST"])
 @role_required(roles.LA_ADMIN)
+def reset_authenticator(request, pk):
+    """Lost phone: the practitioner's authenticator and recovery codes go, they are signed out
+    everywhere, and they set up a new authenticator at their next sign-in."""
+    practitioner, refusal = _administered_practitioner(request, pk)
+    if refusal:
+        return refusal
+    if practitioner.user.is_staff or practitioner.user.is_superuser:
+        return refuse(request, why="staff_account", title="Ask the service's operator",
+                      message="This account can use the Django admin: its authenticator is reset by the people "
+                              "who run Signpost, not from the LA admin console.")
+
+    def act(practitioner, data, context):
+        services.reset_authenticator(practitioner=practitioner, reason=data["reason"], context=context)
+    return _lifecycle_view(request, pk, form_class=forms.ResetAuthenticatorForm, action="reset_authenticator",
+                           template="practitioners/console/reset_authenticator.html", act=act,
+                           success="Authenticator reset. The practitioner has been signed out everywhere and will "
+                                   "set up a new authenticator app the next time they sign in.")
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(roles.LA_ADMIN)
 def vetting(request, pk):
     def act(practitioner, data, context):
         services.update_vetting_and_training(
@@ -300,6 +324,9 @@ def vetting(request, pk):
             context=context)
     return _lifecycle_view(request, pk, form_class=forms.VettingForm, template="practitioners/console/vetting.html", action="vetting",
                            act=act, success="Vetting and training dates saved.")
+
+
+CHILD_FACTS_SHOWN = "name, date of birth, area"
 
 
 @role_required(roles.LA_ADMIN)
@@ -337,11 +364,13 @@ def decide_access_request(request, pk):
             forms.add_service_errors(form, error)
         else:
             return redirect("practitioners:access_requests")
-    if request.method == "GET":
-        services.record_page_view(action="console.access_request", context=context, child=access_request.child,
-                                  details={"access_request_id": access_request.pk})
-    return render(request, "practitioners/console/decide_access_request.html",
-                  {"access_request": access_request, "form": form})
+    # The page names the child (name, date of birth, area): a view of the record, audited with the
+    # child each time it is shown, the form sent back with errors included.
+    services.record_page_view(action="console.access_request", context=context, child=access_request.child,
+                              details={"access_request_id": access_request.pk, "shown": CHILD_FACTS_SHOWN})
+    return render(request, "practitioners/console/decide_access_request.html", {
+        "access_request": access_request, "form": form,
+        "child": selectors.child_facts_for_decision(access_request.child, viewer=request.user)})
 
 
 @role_required(roles.LA_ADMIN)
@@ -374,8 +403,8 @@ def review_break_glass(request, pk):
         else:
             messages.success(request, "Review recorded.")
             return redirect("practitioners:break_glass_reviews")
-    if request.method == "GET":
-        services.record_page_view(action="console.break_glass_use", context=context, child=grant.child,
-                                  details={"grant_id": grant.pk})
-    return render(request, "practitioners/console/review_break_glass.html",
-                  {"grant": grant, "form": form, "now": timezone.now()})
+    services.record_page_view(action="console.break_glass_use", context=context, child=grant.child,
+                              details={"grant_id": grant.pk, "shown": CHILD_FACTS_SHOWN})
+    return render(request, "practitioners/console/review_break_glass.html", {
+        "grant": grant, "form": form, "now": timezone.now(),
+        "child": selectors.child_facts_for_decision(grant.child, viewer=request.user)})

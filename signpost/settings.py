@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "children",
     "audit",
     "housekeeping",
+    "outbox",
 
     "feeds",
 ]
@@ -242,6 +243,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "remind-practitioners": _beat("practitioners.tasks.send_access_reminders", crontab(hour=8, minute=0), _DAY_LESS_AN_HOUR),
     "expire-records": _beat("children.tasks.expire_stale_records", crontab(hour=2, minute=0), _DAY_LESS_AN_HOUR),
     "verify-audit-chain": _beat("audit.tasks.verify_audit_chain", crontab(hour=3, minute=30), _DAY_LESS_AN_HOUR),
+    "send-waiting-emails": _beat("housekeeping.tasks.send_waiting_emails", crontab(minute="*/5"), 4 * 60),
 }
 
 CACHES = {
@@ -261,6 +263,16 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; Django's default waits for ever
+# Outbound email queue (outbox/): every email is stored, then sent by a Celery task that retries
+# with exponential backoff (30 s, 1, 2, 4, 8 min...); after the last retry the row is "failed".
+OUTBOX_MAX_RETRIES = env.int("OUTBOX_MAX_RETRIES", default=5)
+OUTBOX_SEND_IN_PROCESS = CELERY_TASK_ALWAYS_EAGER  # no worker: one attempt after the commit, then the sweep
+OUTBOX_RETRY_BACKOFF = timedelta(seconds=30)
+OUTBOX_RETRY_BACKOFF_MAX = timedelta(minutes=10)
+OUTBOX_STALE_AFTER = timedelta(minutes=15)  # queued this long: the worker never got it, the sweep sends it
+OUTBOX_SWEEP_BATCH = 500
+OUTBOX_FORGET_FAILED_AFTER = timedelta(days=30)  # then a failed email's content is erased, its row kept
 
 # Domain policy (SPEC 5 and 3.4).
 RETENTION_PERIOD = timedelta(days=env.int("RETENTION_DAYS", default=365))

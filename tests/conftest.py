@@ -44,6 +44,14 @@ def _public_forms_unthrottled(settings):
 
 
 @pytest.fixture(autouse=True)
+def _emails_sent_in_process(settings):
+    """No Celery worker runs beside the suite, even when REDIS_URL is set: emails are sent in this
+    process after their transaction commits, as on the embedded setup. The worker's own retries are
+    tested through the task (tests/outbox)."""
+    settings.OUTBOX_SEND_IN_PROCESS = True
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """Tests do not run collectstatic: serve static files unhashed, straight from the finders."""
     settings.STORAGES = {

@@ -215,6 +215,11 @@ AUDITED = {
     ),
     "practitioners:clear_lockout": Audited("login.lockout.clear", "la_admin", method="post",
                                            url=on("practitioners:clear_lockout", "active")),
+    "practitioners:reset_authenticator": (
+        Audited("console.reset_authenticator_form", "la_admin", url=on("practitioners:reset_authenticator", "active")),
+        Audited("second_factor.reset", "la_admin", method="post", url=on("practitioners:reset_authenticator", "active"),
+                data=lambda w: {"reason": "Lost phone, identity checked by phone"}),
+    ),
     "practitioners:access_requests": Audited("console.access_requests", "la_admin"),
     # "Your sessions": the user's own sign-ins (where from, on what), and ending one of the others.
     "practitioners:sessions": Audited("session.list", "granted"),

@@ -5,6 +5,7 @@ the child's LA safeguarding team), carries no case notes, and tells the asker no
 from datetime import date, timedelta
 
 import pytest
+from django.test import TestCase
 from django.core import mail
 from django.db.models import F
 from django.test import Client
@@ -14,6 +15,7 @@ from audit.context import RequestContext
 from audit.models import AccessEvent
 from children import services
 from children.models import Child, ContactRecipient, ContactRequest
+from outbox.models import OutboundEmail
 from practitioners.permissions import NotVetted
 from tests import factories
 from tests.children.conftest import NOT_SEARCHERS
@@ -74,7 +76,9 @@ def url(child) -> str:
 
 
 def send(client, child, reason="safeguarding"):
-    return client.post(url(child), {"reason": reason})
+    """POST the form; the emails are queued in its transaction and sent after the commit."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(url(child), {"reason": reason})
 
 
 def sent_to() -> dict[str, str]:
@@ -154,6 +158,17 @@ def test_the_asker_is_told_it_went_to_the_services_and_not_which_or_how_many(ask
         assert secret not in page
     for count in ("1 service", "2 services", "3 services", "4 services", "three", "four"):
         assert count not in page
+
+
+def test_a_mail_server_that_refuses_still_shows_request_sent_and_the_emails_wait_for_a_retry(asker_client, world,
+                                                                                            settings, caplog):
+    settings.EMAIL_BACKEND = "tests.outbox.unreachable_mail_server.EmailBackend"
+    page = send(asker_client, world["child"]).content.decode()
+    assert "Request sent" in page
+    assert AccessEvent.objects.filter(action="contact.request", child_ref=world["child"].reference).exists()
+    emails = OutboundEmail.objects.filter(kind="contact_request")
+    assert emails.exists() and {e.status for e in emails} == {OutboundEmail.Status.RETRYING}
+    assert "example" not in caplog.text  # no address reaches the log
 
 
 def test_the_form_shows_what_will_be_sent_and_nothing_of_the_child_or_its_services(asker_client, world):

@@ -45,6 +45,7 @@ class Worker:
 
     def __init__(self, queue: str):
         self.queue = queue
+        self.nodename = f"{queue}@localhost"
 
     def run(self, task) -> None:
         """Queue ``task`` for the worker; never runs it here."""
@@ -61,6 +62,11 @@ def real_worker(django_db_setup, tmp_path_factory):
     environment (as docker-compose does). Tests using it must be transactional: the worker
     sees committed rows only.
     """
+    yield from start_worker(tmp_path_factory)
+
+
+def start_worker(tmp_path_factory, **environment):
+    """``real_worker``'s body; ``environment`` overrides the worker's variables (e.g. EMAIL_BACKEND)."""
     if connection.vendor != "postgresql" or not django_settings.REDIS_URL:
         pytest.skip("needs PostgreSQL and REDIS_URL: a real worker cannot share SQLite's test database or run on the in-memory broker")
     queue = f"housekeeping-test-{uuid.uuid4().hex[:12]}"
@@ -72,6 +78,7 @@ def real_worker(django_db_setup, tmp_path_factory):
         "DB_CONN_MAX_AGE": "0",  # no connection left open when the test database is dropped
         "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
         "LOG_LEVEL": "WARNING",
+        **environment,
     }
     command = [
         sys.executable, "-m", "celery", "-A", "signpost", "worker", "--pool", "solo", "--queues", queue,

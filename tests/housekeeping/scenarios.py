@@ -16,7 +16,9 @@ from audit.models import DailySearchTally
 from audit import tasks as audit_tasks
 from children import tasks as children_tasks
 from children.models import Child
+from housekeeping import tasks as housekeeping_tasks
 from housekeeping.models import AccessReminder
+from outbox.models import OutboundEmail
 from practitioners import services as grants
 from practitioners import tasks as practitioner_tasks
 from practitioners.models import AccessGrant, Practitioner
@@ -107,6 +109,25 @@ def _tally_checked(arranged, counts):
     assert DailySearchTally.objects.count() == 35
 
 
+def _emails():
+    due = OutboundEmail.objects.create(
+        kind="access_reminder", status=OutboundEmail.Status.RETRYING, attempts=1, to=["someone@example.org"],
+        recipient_count=1, subject="Reminder", body="Hello", from_email="signpost@localhost",
+        next_attempt_at=timezone.now() - timedelta(minutes=1))
+    not_due = OutboundEmail.objects.create(
+        kind="access_reminder", status=OutboundEmail.Status.RETRYING, attempts=1, to=["other@example.org"],
+        recipient_count=1, subject="Reminder", body="Hello", from_email="signpost@localhost",
+        next_attempt_at=timezone.now() + timedelta(hours=1))
+    return {"due": due, "not_due": not_due}
+
+
+def _emails_checked(arranged, counts):
+    assert counts == {"sent": 1, "not_sent": 0, "forgotten": 0, "failed_total": 0}
+    due, not_due = (OutboundEmail.objects.get(pk=arranged[k].pk) for k in ("due", "not_due"))
+    assert (due.status, due.attempts, due.body, due.to) == ("sent", 2, "", [])  # sent, then forgotten
+    assert (not_due.status, not_due.attempts) == ("retrying", 1)
+
+
 SCENARIOS = {s.job: s for s in [
     Scenario("expire_records", children_tasks.expire_stale_records, _records, _records_checked),
     Scenario("expire_grants", practitioner_tasks.revoke_expired_grants, _grants, _grants_checked),
@@ -114,4 +135,5 @@ SCENARIOS = {s.job: s for s in [
     Scenario("remind_practitioners", practitioner_tasks.send_access_reminders, _reminders, _reminders_checked),
     Scenario("verify_audit_chain", audit_tasks.verify_audit_chain, _chain, _chain_checked),
     Scenario("score_anomalies", audit_tasks.tally_search_volume, _tally, _tally_checked),
+    Scenario("send_waiting_emails", housekeeping_tasks.send_waiting_emails, _emails, _emails_checked),
 ]}

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from django.core import mail
+from django.test import TestCase
 from django.db import connection
 
 from audit import services
@@ -49,7 +50,7 @@ def test_an_intact_log_passes_the_nightly_job():
 def test_a_broken_chain_logs_an_error_emails_admins_and_fails_the_run_without_personal_data(caplog):
     events = some_events()
     tamper(events[1])
-    with caplog.at_level(logging.ERROR):
+    with caplog.at_level(logging.ERROR), TestCase.captureOnCommitCallbacks(execute=True):
         run, _ = run_job("verify_audit_chain")
 
     assert run.outcome == JobRun.Outcome.FAILED and f"#{events[1].pk}" in run.error_summary

@@ -6,6 +6,7 @@ import pytest
 import yaml
 from django.conf import settings
 from django.core import mail
+from django.test import TestCase
 
 from housekeeping.jobs import JOBS
 from housekeeping.models import JobRun
@@ -36,7 +37,8 @@ def test_the_worker_and_beat_run_with_the_web_app_settings_including_mail_for_re
 def test_each_task_run_in_process_does_its_job_and_returns_the_counts_it_recorded(job):
     scenario = SCENARIOS[job]
     arranged = scenario.arrange()
-    counts = scenario.task.apply().get()
+    with TestCase.captureOnCommitCallbacks(execute=True):  # emails go after their transaction commits
+        counts = scenario.task.apply().get()
     run = JobRun.objects.get(job=job)
     assert run.outcome == JobRun.Outcome.SUCCEEDED and run.trigger == JobRun.Trigger.CELERY
     assert run.counts == counts

@@ -19,7 +19,7 @@ PRACTITIONER_PAGES = ["request_access", "break_glass", "my_requests"]
 CHILD_PAGES = ["search", "record", "add_involvement", "move"]  # the search issue's pages, same guards
 ADMIN_LIST_PAGES = ["console", "practitioner_list", "access_requests", "break_glass_reviews"]
 ADMIN_OBJECT_PAGES = ["practitioner_detail", "approve", "suspend", "reinstate", "vetting",
-                      "decide_access_request", "review_break_glass"]
+                      "decide_access_request", "review_break_glass", "reset_authenticator"]
 
 
 @pytest.fixture
@@ -48,6 +48,7 @@ def urls(cast):
         "suspend": reverse("practitioners:suspend", kwargs=pk),
         "reinstate": reverse("practitioners:reinstate", kwargs=pk),
         "vetting": reverse("practitioners:vetting", kwargs=pk),
+        "reset_authenticator": reverse("practitioners:reset_authenticator", kwargs=pk),
         "decide_access_request": reverse("practitioners:decide_access_request", kwargs={"pk": request.pk}),
         "review_break_glass": reverse("practitioners:review_break_glass", kwargs={"pk": glass.pk}),
     }

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from django.core import mail
+from django.test import TestCase
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
@@ -15,7 +16,9 @@ NEW_PASSWORD = "copper-lantern-orchard-58"
 
 
 def ask_for_link(client, email, **extra):
-    return client.post(reverse("password_reset"), {"email": email}, **extra)
+    """POST the form; the link is queued in its transaction and emailed after the commit."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(reverse("password_reset"), {"email": email}, **extra)
 
 
 def emailed_link() -> str:
