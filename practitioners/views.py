@@ -88,8 +88,9 @@ def request_access(request, reference):
         except ValidationError as error:
             forms.add_service_errors(form, error)
         else:
+            authority = "the child's local authority's" if child.shielded else f"{child.local_authority.name}'s"
             messages.success(request, f"Your request for record {child.reference} has been sent to "
-                                      f"{child.local_authority.name}'s Signpost administrators.")
+                                      f"{authority} Signpost administrators.")
             return redirect("practitioners:my_requests")
     if request.method == "GET":
         services.record_page_view(action="access_request.start", context=context, child=child)
