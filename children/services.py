@@ -229,6 +229,7 @@ def end_involvement(*, reference: str, involvement_id: int, ended_on: date, cont
         audit.record_event(action="involvement.end", context=context, child=child,
                            details={"involvement_id": row.pk, "organisation_id": row.organisation_id})
         access.sync_organisation_access(closed={(row.organisation_id, row.child_id)}, context=context)
+        access.close_claims_of_ended_involvements(involvement_ids=[row.pk], context=context)
         _touch(child)
         return row
 

@@ -36,6 +36,7 @@ from feeds.serializers import InvolvementRowSerializer, row_to_json
 from practitioners.models import Claim, Service
 from practitioners.services import (
     AccessChange,
+    close_claims_of_ended_involvements,
     confirm_claims_by_feed,
     involvement_access_pairs,
     organisation_can_open,
@@ -359,6 +360,9 @@ class _Ingest:
         claim (``record_claims``), which gives it no standing access until confirmed."""
         opened = [i for i in self.created + self.updated if i.ended_on is None]
         self.confirmed_pairs = set()
+        ended = [i.pk for i in self.updated if i.ended_on is not None]
+        if ended:
+            close_claims_of_ended_involvements(involvement_ids=ended, context=self.context, now=self.now)
         if self.source == FeedBatch.Source.API:
             sent = [i.pk for i in opened] + list(unchanged_ids)
             pairs = involvement_access_pairs(opened)

@@ -827,6 +827,19 @@ def _close_claim(claim: Claim, *, status: str, reason: str, context: RequestCont
     return True
 
 
+def close_claims_of_ended_involvements(*, involvement_ids, context: RequestContext, now=None) -> int:
+    """The organisation itself ended involvements (form or feed): an open claim on one of them ends too,
+    and with it the uploader's claimed grant, rather than outliving the relationship it claimed.
+    Audits ``claim.end`` per claim. Inside the caller's transaction."""
+    now = now or timezone.now()
+    done = 0
+    for claim in Claim.objects.open().filter(involvement_id__in=list(involvement_ids),
+                                             involvement__ended_on__isnull=False).order_by("pk"):
+        done += _close_claim(claim, status=Claim.Status.ENDED, reason="The organisation ended the involvement",
+                             context=context, by=None, now=now)
+    return done
+
+
 @transaction.atomic
 def lapse_claim(*, claim: Claim, context: RequestContext, now=None) -> bool:
     """Housekeeping: an open claim past ``lapses_at`` lapses (idempotent). Audits ``claim.lapse``."""

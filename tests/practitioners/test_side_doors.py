@@ -81,7 +81,7 @@ def signed_in(user) -> Client:
     return verified_login(Client(), user)
 
 
-def csv_for(child, external_id="MIS-1") -> bytes:
+def csv_for(child, external_id="MIS-1", ended_on="") -> bytes:
     """One line, as the attacker writes it from what a search showed: name and date of birth."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=csv_format.COLUMN_NAMES)
@@ -89,7 +89,7 @@ def csv_for(child, external_id="MIS-1") -> bytes:
     writer.writerow({"external_id": external_id, "given_names": child.given_names, "family_name": child.family_name,
                      "date_of_birth": child.date_of_birth.isoformat(), "sex": child.sex,
                      "nhs_number": child.nhs_number, "service": "school-nursing", "started_on": "2024-09-02",
-                     "contact_phone": "020 7946 0000"})
+                     "ended_on": ended_on, "contact_phone": "020 7946 0000"})
     return out.getvalue().encode()
 
 
@@ -371,3 +371,13 @@ def test_the_owning_la_admin_can_still_move_a_child_to_another_area(world):
         "moved_day": day.day, "moved_month": day.month, "moved_year": day.year})
     assert response.status_code == 302
     assert Child.objects.get(pk=child.pk).local_authority == world["hammersmith"]
+
+
+def test_when_the_organisation_ends_a_claimed_involvement_the_claimed_grant_ends_with_it(world):
+    child, teacher = world["cornwall_child"], world["teacher"]
+    attacker = signed_in(teacher.user)
+    upload_and_commit(attacker, world["school"], csv_for(child, external_id="MIS-4"))
+    upload_and_commit(attacker, world["school"], csv_for(child, external_id="MIS-4", ended_on="2024-12-01"))
+    claim = Claim.objects.get()
+    assert claim.status == "ended" and claim.involvement.ended_on == date(2024, 12, 1)
+    assert record(attacker, child).status_code == 403
