@@ -741,7 +741,7 @@ def record_claims(*, involvements, route: str, context: RequestContext, claimed_
 
 
 def _locked_claim(claim: Claim) -> Claim:
-    return Claim.objects.select_for_update().select_related(
+    return Claim.objects.select_for_update(of=("self",)).select_related(
         "involvement__child__local_authority", "involvement__organisation", "grant__practitioner__user",
         "grant__child").get(pk=claim.pk)
 
