@@ -130,3 +130,22 @@ def test_the_owning_la_admin_sees_everything_including_the_address(world):
     page = signed_in(admin).get(world["child"].get_absolute_url()).content.decode()
     for shown in LOCATION:
         assert shown in page
+
+
+def test_the_api_record_under_break_glass_gives_no_location_either(world):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    visitor, child = world["visitor"], world["child"]
+    visitor.user.is_verified = lambda: True
+    services.break_glass(practitioner=visitor, child=child, reason=REASON, context=RequestContext(user=visitor.user))
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=visitor.user).key}")
+    response = api.get(reverse("children-api:record", kwargs={"reference": child.reference}))
+    assert response.status_code == 200
+    body = response.content.decode()
+    for secret in LOCATION:
+        assert secret not in body, secret
+    data = response.json()
+    assert data["local_authority"] is None and data["safeguarding_contact"] == SAFEGUARDING
+    assert data["current_involvements"] == [] and data["addresses"] == [] and data["areas"] == []
