@@ -173,3 +173,39 @@ def test_nobody_confirms_their_own_claim(world):
     assert response.status_code == 400 and "Another LA admin must confirm" in response.content.decode()
     claim.refresh_from_db()
     assert claim.status == "open"
+
+
+NEW_CONSOLE_PAGES = [
+    ("practitioners:claims", None), ("practitioners:decide_claim", "claim"), ("practitioners:grants", None),
+    ("practitioners:end_grant", "grant"), ("practitioners:data_manager", "practitioner"),
+]
+
+
+@pytest.mark.parametrize("name, key", NEW_CONSOLE_PAGES)
+@pytest.mark.parametrize("who", ["practitioner", "auditor", "password_only_admin"])
+def test_the_new_console_pages_refuse_everyone_but_a_verified_la_admin(world, name, key, who):
+    cast, visitor = world
+    involvement = factories.InvolvementFactory(child=cast.child, organisation=visitor.organisation, external_id="")
+    objects = {
+        "claim": services.record_claims(involvements=[involvement], route=Claim.Route.FORM,
+                                        context=RequestContext.system("t"), claimed_by=visitor.user,
+                                        reason="Recorded with the add-involvement form")[0],
+        "grant": personal_grant(visitor, cast.child),
+        "practitioner": cast.practitioner,
+    }
+    url = reverse(name, args=[objects[key].pk]) if key else reverse(name)
+    if who == "password_only_admin":
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        TOTPDevice.objects.create(user=cast.admin.user, name="phone", confirmed=True)
+        client = Client()
+        client.force_login(cast.admin.user)  # has an authenticator, but this session skipped the code
+    else:
+        client = signed_in(cast.practitioner.user if who == "practitioner" else cast.auditor)
+    assert client.get(url).status_code == 403
+    response = client.post(url, {"decision": "end", "reason": "x", "data_manager": "yes"})
+    assert response.status_code == 403
+    assert Claim.objects.get().status == "open"
+    assert AccessGrant.objects.get(source="access_request").revoked_at is None
+    cast.practitioner.refresh_from_db()
+    assert not cast.practitioner.data_manager
