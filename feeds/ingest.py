@@ -366,7 +366,8 @@ class _Ingest:
         if self.source == FeedBatch.Source.API:
             sent = [i.pk for i in opened] + list(unchanged_ids)
             pairs = involvement_access_pairs(opened)
-            if sent and confirm_claims_by_feed(involvement_ids=sent, pairs=pairs, context=self.context, now=self.now):
+            if sent and confirm_claims_by_feed(organisation_id=self.organisation.pk, involvement_ids=sent, pairs=pairs,
+                                             context=self.context, now=self.now):
                 self.confirmed_pairs = set(Involvement.objects.filter(pk__any_of=sent, ended_on__isnull=True)
                                            .values_list("organisation_id", "child_id"))
             return

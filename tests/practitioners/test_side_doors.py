@@ -381,3 +381,38 @@ def test_when_the_organisation_ends_a_claimed_involvement_the_claimed_grant_ends
     claim = Claim.objects.get()
     assert claim.status == "ended" and claim.involvement.ended_on == date(2024, 12, 1)
     assert record(attacker, child).status_code == 403
+
+
+def test_a_row_for_a_child_nobody_has_recorded_creates_the_record_as_a_claim(world):
+    newcomer = Child(given_names="Zofia", family_name="Wiśniewska", date_of_birth=date(2016, 8, 19), sex="F",
+                     nhs_number=factories.nhs_number_for(77_001))
+    upload_and_commit(signed_in(world["teacher"].user), world["school"], csv_for(newcomer, external_id="MIS-5"))
+    child = Child.objects.get(nhs_number=newcomer.nhs_number)
+    claim = Claim.objects.get(involvement__child=child)
+    assert claim.status == "open" and child.local_authority == world["hammersmith"]
+    assert record(signed_in(world["colleague"].user), child).status_code == 403
+    page = signed_in(world["hammersmith_admin"]).get(reverse("practitioners:claims")).content.decode()
+    assert child.reference in page
+
+
+def test_the_feed_sending_its_own_involvement_for_the_same_child_confirms_a_form_claim(world):
+    child, teacher = world["local_child"], world["teacher"]
+    services.grant_access(practitioner=teacher, child=child, source=AccessGrant.Source.ACCESS_REQUEST,
+                          reason="Team around the child", expires_at=timezone.now() + timedelta(days=3),
+                          context=RequestContext.system("t"))
+    response = signed_in(teacher.user).post(reverse("children:add_involvement", kwargs={"reference": child.reference}),
+                                            {"service": world["nursing"].pk, "contact_phone": "020 7946 0123",
+                                             "start_day": "6", "start_month": "1", "start_year": "2025"})
+    assert response.status_code == 302 and Claim.objects.get().route == "form"
+    key = OrganisationToken.new_key()
+    OrganisationToken.objects.create(name="MIS", organisation=world["school"], prefix=key[:10],
+                                     key_hash=OrganisationToken.hash_key(key))
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    row = {"external_id": "MIS-8", "given_names": child.given_names, "family_name": child.family_name,
+           "date_of_birth": child.date_of_birth.isoformat(), "nhs_number": child.nhs_number,
+           "service": "school-nursing", "started_on": "2024-09-02", "contact_phone": "020 7946 0000"}
+    assert api.post("/api/v1/involvements/bulk", {"rows": [row]}, format="json").status_code == 200
+    assert Claim.objects.get().status == "confirmed"
+    # Confirmed once, and audited once.
+    assert AccessEvent.objects.filter(action="claim.confirm").count() == 1
