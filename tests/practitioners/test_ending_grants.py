@@ -209,3 +209,17 @@ def test_the_new_console_pages_refuse_everyone_but_a_verified_la_admin(world, na
     assert AccessGrant.objects.get(source="access_request").revoked_at is None
     cast.practitioner.refresh_from_db()
     assert not cast.practitioner.data_manager
+
+
+def test_ending_a_claimed_grant_ends_its_claim_and_involvement(world):
+    cast, visitor = world
+    involvement = factories.InvolvementFactory(child=cast.child, organisation=visitor.organisation, external_id="")
+    claim = services.record_claims(involvements=[involvement], route=Claim.Route.UPLOAD,
+                                   context=RequestContext.system("t"), claimed_by=visitor.user, reason="CSV upload 1")[0]
+    client = signed_in(visitor.user)
+    assert client.get(cast.child.get_absolute_url()).status_code == 200
+    assert end(cast.admin.user, claim.grant, reason="Not on the school's roll").status_code == 302
+    assert client.get(cast.child.get_absolute_url()).status_code == 403
+    claim.refresh_from_db()
+    assert claim.status == "ended" and claim.involvement.ended_on is not None
+    assert AccessEvent.objects.get(action="grant.end").details["claims_ended"] == 1
