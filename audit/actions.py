@@ -20,6 +20,18 @@ LABELS = {
     "grant.access_request": "Access granted: request approved",
     "grant.break_glass": "Break-glass access",
     "grant.revoke": "Access revoked",
+    "grant.claim": "Relationship claimed (time-boxed until confirmed)",
+    "grant.end": "LA admin ended an access grant",
+    "claim.confirm": "Claimed relationship confirmed",
+    "claim.lapse": "Claimed relationship lapsed unconfirmed",
+    "claim.end": "LA admin ended a claimed relationship",
+    "practitioner.data_manager.grant": "Gave the data manager duty",
+    "practitioner.data_manager.remove": "Removed the data manager duty",
+    "console.claims": "Viewed claimed relationships",
+    "console.claim": "Opened a claimed relationship",
+    "console.grants": "Viewed live access in the area",
+    "console.grant": "Opened an access grant to end it",
+    "console.data_manager_form": "Opened the data manager form",
     "admin.view": "Used the Django admin",
     "audit.events.view": "Viewed the audit log",
     "audit.events.export": "Exported the audit log",
@@ -69,6 +81,7 @@ LABELS = {
 }
 
 BREAK_GLASS_ACTIONS = ("grant.break_glass",)
+CLAIM_ACTIONS = ("grant.claim",)  # a person's claim to work with a child their organisation could not open
 SEARCH_ACTIONS = ("child.search",)
 
 

@@ -153,6 +153,7 @@ def accesses_of_child(child_ref: str) -> QuerySet[AccessEvent]:
 
 ANOMALY_KINDS = {
     "break_glass": "Break-glass uses",
+    "claimed": "Claimed relationships (form, CSV upload, break-glass)",
     "shielded": "Access to shielded records",
     "denied": "Denied attempts",
     "out_of_area": "Access outside the practitioner's area",
@@ -165,6 +166,8 @@ def anomalous_events(kind: str, *, since: date, until: date, include_reviewed: b
                                         occurred_at__lt=_day_start(until + timedelta(days=1)))
     if kind == "break_glass":
         events = events.filter(action__in=actions.BREAK_GLASS_ACTIONS)
+    elif kind == "claimed":
+        events = events.filter(action__in=actions.CLAIM_ACTIONS)
     elif kind == "shielded":
         events = events.filter(shielded=True)
     elif kind == "denied":

@@ -234,7 +234,7 @@ def _anomaly(key: str):
         event = AccessEvent.objects.filter(pk=_int(key[6:])).first()
         if event is None:
             raise Http404
-        for kind in ("break_glass", "shielded", "denied", "out_of_area"):
+        for kind in ("break_glass", "claimed", "shielded", "denied", "out_of_area"):
             since = until = timezone.localtime(event.occurred_at).date()
             if selectors.anomalous_events(kind, since=since, until=until, include_reviewed=True).filter(
                     pk=event.pk).exists():

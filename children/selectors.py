@@ -9,6 +9,7 @@ from django.core.validators import validate_email
 
 from children.models import Address, Child, ChildName, ContactRecipient, Involvement
 from practitioners.models import AccessGrant, Practitioner, Service
+from practitioners import permissions
 from practitioners.permissions import Viewer
 
 SENSITIVE_MESSAGE = "A sensitive service is involved — contact {authority} safeguarding: {contact}"
@@ -61,7 +62,10 @@ class ChildRecord:
     local_authority: str
     out_of_hours_phone: str
     shielded: bool
-    location_visible: bool
+    location_visible: bool  # LA, postcode areas, involved organisations, LA phone (permissions.sees_shielded_location)
+    address_visible: bool = True  # the address itself: a shielded child's only to the owning LA admin
+    safeguarding_contact: str = ""  # whom to call about a shielded child whose location is withheld
+    involvements_withheld: bool = False  # others' involvements left out: they would give the location away
     address_line: str = ""
     postcode: str = ""
     other_names: list[OtherName] = field(default_factory=list)
@@ -87,17 +91,22 @@ def child_record(*, child: Child, viewer: Viewer, grant: AccessGrant | None = No
     anyone outside the organisation that delivers them; a shielded child's address and
     address history only reach the owning LA admin. ``grant`` is the viewer's live grant
     (``permissions.live_grant_for``), kept for the break-glass banner."""
-    location_visible = not child.shielded or viewer.owns(child)
+    standing = permissions.has_standing_access(viewer, child)
+    location_visible = not child.shielded or standing
+    address_visible = permissions.sees_shielded_address(viewer, child)
+    authority = child.local_authority
     record = ChildRecord(
         reference=child.reference, given_names=child.given_names, family_name=child.family_name,
         date_of_birth=child.date_of_birth, sex=child.get_sex_display(), nhs_number=child.nhs_number or "",
-        upn=child.upn or "", la_child_id=child.la_child_id, local_authority=child.local_authority.name,
-        out_of_hours_phone=child.local_authority.out_of_hours_phone, shielded=child.shielded,
-        location_visible=location_visible,
+        upn=child.upn or "", la_child_id=child.la_child_id,
+        local_authority=authority.name if location_visible else "",
+        out_of_hours_phone=authority.out_of_hours_phone if location_visible else "", shielded=child.shielded,
+        location_visible=location_visible, address_visible=address_visible,
+        safeguarding_contact=authority.safeguarding_contact,
         may_add_involvement=viewer.practitioner is not None, live_grant=grant,
         may_ask_for_contact=viewer.practitioner is not None,
     )
-    if location_visible:
+    if address_visible:
         record.address_line, record.postcode = child.address_line, child.postcode
     record.other_names = [
         OtherName(kind=name.get_kind_display(), name=f"{name.given_names} {name.family_name}")
@@ -117,7 +126,7 @@ def child_record(*, child: Child, viewer: Viewer, grant: AccessGrant | None = No
                        moved_in_on=a.moved_in_on, moved_out_on=a.moved_out_on, is_current=a.moved_out_on is None)
             for a in addresses
         ]
-    else:
+    elif not child.shielded:
         record.areas = [child.local_authority.name]
     involvements = list(
         Involvement.objects.filter(child=child)
@@ -125,6 +134,10 @@ def child_record(*, child: Child, viewer: Viewer, grant: AccessGrant | None = No
         .order_by("-started_on", "-pk")
     )
     # Current first (latest start first), then previous (latest end first).
+    if not location_visible:
+        # Who works with a shielded child says where the child is: only the viewer's own organisation's.
+        record.involvements_withheld = any(i.organisation_id != viewer.organisation_id for i in involvements)
+        involvements = [i for i in involvements if i.organisation_id == viewer.organisation_id]
     record.current_involvements = [involvement_row(i, viewer) for i in involvements if i.is_open]
     ended = sorted((i for i in involvements if not i.is_open), key=lambda i: (i.ended_on, i.pk), reverse=True)
     record.previous_involvements = [involvement_row(i, viewer) for i in ended]

@@ -138,9 +138,16 @@ class ChildRecordSerializer(serializers.Serializer):
     upn = serializers.CharField()
     la_child_id = serializers.CharField()
     other_names = OtherNameSerializer(many=True)
-    local_authority = serializers.CharField()
-    out_of_hours_phone = serializers.CharField()
-    location_visible = serializers.BooleanField(help_text="False for a shielded child: no address is given.")
+    local_authority = serializers.CharField(allow_null=True)
+    out_of_hours_phone = serializers.CharField(allow_null=True)
+    shielded = serializers.BooleanField()
+    location_visible = serializers.BooleanField(
+        help_text="False for a shielded child unless the caller is the owning LA admin or their organisation has a "
+                  "confirmed involvement: no local authority, postcode area, other organisations or out-of-hours "
+                  "number is given, only safeguarding_contact.")
+    address_visible = serializers.BooleanField(help_text="False for a shielded child: no address is given.")
+    safeguarding_contact = serializers.CharField(
+        allow_null=True, help_text="For a shielded child whose location is withheld: whom to call.")
     address_line = serializers.CharField(allow_null=True)
     postcode = serializers.CharField(allow_null=True)
     areas = serializers.ListField(child=serializers.CharField())
@@ -150,8 +157,12 @@ class ChildRecordSerializer(serializers.Serializer):
 
     def to_representation(self, record):
         data = super().to_representation(record)
-        if not record.location_visible:
+        if not record.address_visible:
             data["address_line"] = data["postcode"] = None
+        if not record.location_visible:
+            data["local_authority"] = data["out_of_hours_phone"] = None
+        if record.location_visible or not record.shielded:
+            data["safeguarding_contact"] = None
         return data
 
 

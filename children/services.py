@@ -25,7 +25,7 @@ from children.models import Address, Child, ContactRecipient, ContactRequest, In
 from outbox import services as outbox
 from practitioners import permissions
 from practitioners import services as access
-from practitioners.models import LocalAuthority, Practitioner, Service
+from practitioners.models import Claim, LocalAuthority, Practitioner, Service
 from practitioners.permissions import NoGrant, NotVetted, Viewer
 
 
@@ -102,7 +102,11 @@ def open_record(*, reference: str, context: RequestContext) -> selectors.ChildRe
     viewer, child = _opened(reference, context, "child.view")
     with transaction.atomic():
         audit.record_event(action="child.view", context=context, child=child)
-        grant = permissions.live_grant_for(viewer.practitioner, child) if viewer.practitioner else None
+        grant = None
+        if viewer.practitioner is not None and permissions.live_grant_for(viewer.practitioner, child) is not None:
+            # The banner says so while a break-glass window is open, whatever else they hold.
+            grant = (permissions.live_break_glass_for(viewer.practitioner, child)
+                     or permissions.live_grant_for(viewer.practitioner, child))
         return selectors.child_record(child=child, viewer=viewer, grant=grant)
 
 
@@ -164,8 +168,11 @@ class NewInvolvement:
 def add_involvement(*, reference: str, involvement: NewInvolvement, context: RequestContext) -> Involvement:
     """Record that the practitioner's own organisation is working with the child.
 
-    The organisation's practitioners may open the record from then on (its access follows its
-    open involvements: ``sync_organisation_access``), audited as ``involvement.add``. Raises NotVetted, Http404, NoGrant, or ValidationError for
+    When the organisation could already open the record, its access carries on following its open
+    involvements (``sync_organisation_access``). Otherwise the involvement is a claim
+    (``practitioners.services.record_claims``; route ``break_glass`` under a break-glass window):
+    no standing access until the child's LA admin or a system feed confirms it. Audited as
+    ``involvement.add`` (and ``grant.claim``). Raises NotVetted, Http404, NoGrant, or ValidationError for
     a service the organisation does not offer, a colleague from elsewhere or bad dates.
     """
     viewer, child = _opened(reference, context, "involvement.add")
@@ -186,10 +193,18 @@ def add_involvement(*, reference: str, involvement: NewInvolvement, context: Req
             started_on=involvement.started_on,
         )
         row.full_clean(exclude=["external_id"])
+        claimed = not access.organisation_can_open(organisation, [child.pk])
         row.save()
         audit.record_event(action="involvement.add", context=context, child=child,
                            details={"involvement_id": row.pk, "organisation_id": organisation.pk,
-                                    "service_id": involvement.service.pk})
+                                    "service_id": involvement.service.pk, "claimed": claimed})
+        if claimed:  # a person's word, not the organisation's feed: no standing access until confirmed
+            break_glass = permissions.live_break_glass_for(practitioner, child)
+            access.record_claims(
+                involvements=[row], context=context, claimed_by=context.user, break_glass=break_glass,
+                route=Claim.Route.BREAK_GLASS if break_glass else Claim.Route.FORM,
+                reason=(f"Recorded under break-glass (grant {break_glass.pk})" if break_glass
+                        else "Recorded with the add-involvement form"))
         access.sync_organisation_access(opened={(row.organisation_id, row.child_id)}, context=context)
         _touch(child)
         return row
@@ -215,6 +230,7 @@ def end_involvement(*, reference: str, involvement_id: int, ended_on: date, cont
         audit.record_event(action="involvement.end", context=context, child=child,
                            details={"involvement_id": row.pk, "organisation_id": row.organisation_id})
         access.sync_organisation_access(closed={(row.organisation_id, row.child_id)}, context=context)
+        access.close_claims_of_ended_involvements(involvement_ids=[row.pk], context=context)
         _touch(child)
         return row
 
@@ -232,8 +248,15 @@ class NewAddress:
 def record_move(*, reference: str, address: NewAddress, context: RequestContext) -> Child:
     """Record a new address: the current one is closed, the child's current LA becomes the new
     one (whose practitioners and admins then see the whole history), audited as ``child.move``.
+    Moving the child to another local authority needs standing access (``permissions.has_standing_access``:
+    not break-glass, claimed or personal access); refused (audited) otherwise.
     Raises NotVetted, Http404, NoGrant, ValidationError."""
-    _, child = _opened(reference, context, "child.move")
+    viewer, child = _opened(reference, context, "child.move")
+    if address.local_authority.pk != child.local_authority_id and not permissions.has_standing_access(viewer, child):
+        _refuse(action="child.move", context=context, child=child, reason="no standing access",
+                error=ValidationError({"local_authority": "You cannot move this child to another local authority: "
+                                       "only the child's local authority, or an organisation confirmed as working "
+                                       "with the child, can. Contact the child's local authority."}))
     postcode = identifiers.normalise_postcode(address.postcode)
     if not postcode:
         raise ValidationError({"postcode": "Enter a real UK postcode, like SW1A 1AA."})

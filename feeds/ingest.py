@@ -33,8 +33,16 @@ from children.models import Address, Child, ChildName, Involvement
 from feeds import bulk, history, matching
 from feeds.models import FeedBatch, MatchReview
 from feeds.serializers import InvolvementRowSerializer, row_to_json
-from practitioners.models import Service
-from practitioners.services import AccessChange, involvement_access_pairs, sync_organisation_access
+from practitioners.models import Claim, Service
+from practitioners.services import (
+    AccessChange,
+    close_claims_of_ended_involvements,
+    confirm_claims_by_feed,
+    involvement_access_pairs,
+    organisation_can_open,
+    record_claims,
+    sync_organisation_access,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +209,7 @@ class _Ingest:
         if unchanged:  # a re-sent row confirms the involvement is still current (SPEC 3.9): not a change
             Involvement.objects.filter(pk__any_of=unchanged).update(last_confirmed_at=self.now)
         history.write(self.history_entries)
+        self._claims_and_confirmations(unchanged)
         self._sync_access()
         # A change to an involvement is activity on the record (retention counts from it). A new open
         # involvement needs no touch: while it is open the record is not stale anyway.
@@ -344,12 +353,42 @@ class _Ingest:
                                                       additional_data=self.history_note))
 
 
+    def _claims_and_confirmations(self, unchanged_ids):
+        """One rule for how a relationship gets created (issue 16). An API batch is the organisation's
+        system feed: it confirms any claim on the involvements it sends. A CSV upload is a person's
+        word: a new or re-opened involvement for a child the organisation could not already open is a
+        claim (``record_claims``), which gives it no standing access until confirmed."""
+        opened = [i for i in self.created + self.updated if i.ended_on is None]
+        self.confirmed_pairs = set()
+        ended = [i.pk for i in self.updated if i.ended_on is not None]
+        if ended:
+            close_claims_of_ended_involvements(involvement_ids=ended, context=self.context, now=self.now)
+        if self.source == FeedBatch.Source.API:
+            sent = [i.pk for i in opened] + list(unchanged_ids)
+            pairs = involvement_access_pairs(opened)
+            if sent and confirm_claims_by_feed(organisation_id=self.organisation.pk, involvement_ids=sent, pairs=pairs,
+                                             context=self.context, now=self.now):
+                self.confirmed_pairs = set(Involvement.objects.filter(pk__any_of=sent, ended_on__isnull=True)
+                                           .values_list("organisation_id", "child_id"))
+            return
+        if not opened:
+            return
+        can_open = organisation_can_open(self.organisation, {i.child_id for i in opened})
+        already_claimed = set(Claim.objects.open().filter(involvement_id__in=[i.pk for i in opened])
+                              .values_list("involvement_id", flat=True))  # no renewing a claim by sending it again
+        claimed = [i for i in opened if i.child_id not in can_open and i.pk not in already_claimed]
+        upload_id = getattr(self.upload, "pk", None)
+        record_claims(involvements=claimed, route=Claim.Route.UPLOAD, context=self.context,
+                      claimed_by=self.context.user, reason=f"CSV upload {upload_id}", upload_id=upload_id,
+                      now=self.now)
+
     def _sync_access(self):
         """The organisation's access follows its involvements: held on each child with a new open
         involvement, ended where the last open one ended. The same few queries for the whole batch
         (``sync_organisation_access``); counted in the batch's ``feed.bulk`` event."""
         self.access = sync_organisation_access(
-            opened=involvement_access_pairs([i for i in self.created + self.updated if i.ended_on is None]),
+            opened=involvement_access_pairs([i for i in self.created + self.updated if i.ended_on is None])
+            | self.confirmed_pairs,
             closed=involvement_access_pairs([i for i in self.updated if i.ended_on is not None]),
             context=self.context, audit_each=False)
 

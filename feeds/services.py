@@ -18,8 +18,8 @@ from children.models import Child, Involvement
 from feeds import access, bulk, csv_format, history, ingest
 from feeds.models import CsvUpload, FeedBatch, MatchReview, OrganisationToken
 from feeds.serializers import row_from_json
-from practitioners.models import Service
-from practitioners.services import sync_organisation_access
+from practitioners.models import Claim, Service
+from practitioners.services import organisation_can_open, record_claims, sync_organisation_access
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +159,14 @@ def _attach(review: MatchReview, child: Child, *, user, context: RequestContext,
     history.write([history.entry(old=None, new=involvement, context=context, now=now,
                                  additional_data={"source": "feed.review", "review_id": review.pk})])
     Child.objects.filter(pk=child.pk).update(last_activity_at=now)
+    batch = review.batch
+    if involvement.ended_on is None and (batch is None or batch.source != FeedBatch.Source.API) \
+            and not organisation_can_open(review.organisation, [child.pk]):
+        # A row a person uploaded stays a claim, whoever matched it to a child (issue 16).
+        upload = batch.upload if batch is not None else None
+        record_claims(involvements=[involvement], route=Claim.Route.UPLOAD, context=context,
+                      claimed_by=getattr(upload, "uploaded_by", None), upload_id=getattr(upload, "pk", None),
+                      reason=f"CSV upload {getattr(upload, 'pk', None)} (matched in the review queue)", now=now)
     sync_organisation_access(opened={(involvement.organisation_id, child.pk)}, context=context)
     review.status, review.child, review.involvement = status, child, involvement
     review.decided_by, review.decided_at, review.updated_at = user, now, now

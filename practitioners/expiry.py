@@ -29,7 +29,7 @@ from audit.context import RequestContext
 from housekeeping.locks import try_job_lock
 from housekeeping.models import AccessReminder
 from outbox import services as outbox
-from practitioners.models import AccessGrant, Practitioner
+from practitioners.models import AccessGrant, Claim, Practitioner
 from practitioners import services
 from practitioners.services import revoke_grant
 
@@ -192,12 +192,27 @@ def _send_reminder(practitioner: Practitioner, address: str, pending: list[tuple
 # --- grants and break-glass windows past their expiry ----------------------------------------
 
 def revoke_expired_grants(*, now=None, dry_run: bool = False, on_progress: Progress = None) -> ExpiryResult:
-    """Revoke every grant past ``expires_at`` (``grant.revoke``, one transaction each); counts by source."""
+    """Lapse every claim not confirmed by ``lapses_at`` (``claim.lapse``), then revoke every grant past
+    ``expires_at`` (``grant.revoke``), one transaction each; counts by source. Idempotent."""
     now = now or timezone.now()
     expired = AccessGrant.objects.expired(now=now)
+    lapsing = Claim.objects.lapsing(now=now)
     if dry_run:
-        return _would_change(expired, label="Grant", count_as="would_revoke")
+        result = _would_change(expired, label="Grant", count_as="would_revoke")
+        claims = _would_change(lapsing, label="Claim", count_as="would_lapse_claims")
+        result.counts.update(claims.counts)
+        result.listing += claims.listing
+        return result
     result = ExpiryResult(counts=Counter(revoked=0))
+
+    def lapse(claim):
+        # Claims first: a lapsing claim ends its involvement and revokes its claimed grant itself.
+        if services.lapse_claim(claim=claim, context=SYSTEM, now=now):
+            result.counts["lapsed_claims"] += 1
+
+    _each_locked_row(lapsing, lapse, lock_name="expire_grants", result=result, on_progress=None)
+    if result.locked_out:
+        return result
 
     def revoke(grant):
         reason = "Break-glass window ended" if grant.source == AccessGrant.Source.BREAK_GLASS else "Grant expired"

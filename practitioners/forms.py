@@ -243,4 +243,36 @@ class BreakGlassReviewForm(forms.Form):
                                 choices=AccessGrant.ReviewOutcome.choices,
                                 error_messages={"required": "Choose whether the use was justified"})
     comment = forms.CharField(label="Comment", required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                              validators=[_no_nul], help_text="Required if it was not justified: the follow-up.")
+                              validators=[_no_nul], help_text="Required if it was not justified: the follow-up. Not justified ends the emergency access "
+                                        "at once, and any relationship claimed under it.")
+
+
+class ClaimDecisionForm(forms.Form):
+    CONFIRM, END = "confirm", "end"
+    decision = forms.ChoiceField(
+        label="Is this organisation working with the child?", widget=Radios,
+        choices=[(CONFIRM, "Yes: confirm it. The organisation's practitioners can open the record while the "
+                           "involvement is open"),
+                 (END, "No, or not known: end it now. The involvement ends and any access it gave ends")],
+        error_messages={"required": "Choose whether to confirm or end this claim"})
+    reason = forms.CharField(label="Reason", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                             validators=[_no_nul], help_text="Required when you end it. Do not describe the child.")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == self.END and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Enter the reason for ending this claim")
+        return data
+
+
+class EndGrantForm(forms.Form):
+    reason = forms.CharField(label="Why are you ending this access?", widget=forms.Textarea(attrs={"rows": 3}),
+                             validators=[_no_nul], error_messages={"required": "Enter the reason for ending this access"},
+                             help_text="The practitioner loses access at once. Do not describe the child.")
+
+
+class DataManagerForm(forms.Form):
+    data_manager = forms.TypedChoiceField(
+        label="Can this practitioner upload involvements for their organisation as a CSV file?", widget=Radios,
+        choices=[("yes", "Yes: give the data manager duty"), ("no", "No")], coerce=lambda v: v == "yes",
+        error_messages={"required": "Choose whether this practitioner is a data manager"})

@@ -114,6 +114,9 @@ class Practitioner(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     approved_at = models.DateTimeField(null=True, blank=True)
+    data_manager = models.BooleanField(
+        default=False, help_text="May upload involvements for their own organisation as a CSV file. Given and "
+                                 "removed by an LA admin of their area (services.set_data_manager).")
 
     objects = PractitionerQuerySet.as_manager()
 
@@ -202,6 +205,7 @@ class AccessGrant(models.Model):
         INVOLVEMENT = "involvement", "Own organisation is involved"
         ACCESS_REQUEST = "access_request", "Access request approved"
         BREAK_GLASS = "break_glass", "Break-glass (emergency)"
+        CLAIM = "claim", "Claimed relationship (waiting for confirmation)"
 
     practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="grants")
     child = models.ForeignKey("children.Child", on_delete=models.CASCADE, related_name="grants")
@@ -213,6 +217,10 @@ class AccessGrant(models.Model):
     granted_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The LA admin who ended the grant; empty when it expired or its holder was suspended.")
+    revoke_reason = models.TextField(blank=True)
     involvement = models.ForeignKey(
         "children.Involvement", on_delete=models.SET_NULL, null=True, blank=True, related_name="grants"
     )
@@ -238,6 +246,75 @@ class AccessGrant(models.Model):
     def is_live(self, now=None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and self.expires_at > now
+
+
+class ClaimQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status=Claim.Status.OPEN)
+
+    def lapsing(self, *, now):
+        return self.open().filter(lapses_at__lte=now)
+
+    def for_children_of(self, authorities):
+        return self.filter(involvement__child__local_authority__in=authorities)
+
+
+class Claim(models.Model):
+    """A relationship a person recorded (the add-involvement form, a CSV upload, anything recorded
+    under break-glass) for a child their organisation could not already open.
+
+    Until it is confirmed (by an LA admin of the child's area, or by the organisation's system
+    feed sending the same involvement) the involvement gives the organisation no access:
+    ``services.sync_organisation_access`` skips involvements with an unconfirmed claim. An
+    uploader gets a personal ``AccessGrant`` (source ``claim``) until ``lapses_at``; the
+    housekeeping job lapses an unconfirmed claim then, ending its involvement.
+    """
+
+    class Route(models.TextChoices):
+        FORM = "form", "Add-involvement form"
+        UPLOAD = "upload", "CSV upload"
+        BREAK_GLASS = "break_glass", "Recorded under break-glass"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for confirmation"
+        CONFIRMED = "confirmed", "Confirmed"
+        LAPSED = "lapsed", "Lapsed: not confirmed in time"
+        ENDED = "ended", "Ended by an LA admin"
+
+    class ConfirmedBy(models.TextChoices):
+        LA_ADMIN = "la_admin", "An LA admin of the child's area"
+        FEED = "feed", "The organisation's system feed"
+
+    involvement = models.OneToOneField("children.Involvement", on_delete=models.CASCADE, related_name="claim")
+    route = models.CharField(max_length=20, choices=Route.choices)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    reason = models.TextField()
+    claimed_at = models.DateTimeField(default=timezone.now)
+    lapses_at = models.DateTimeField(db_index=True)
+    break_glass = models.ForeignKey(AccessGrant, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="claims_made", help_text="The break-glass window it was recorded in.")
+    grant = models.OneToOneField(AccessGrant, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="claim", help_text="The uploader's claimed grant, if any.")
+    upload_id = models.IntegerField(null=True, blank=True, help_text="feeds.CsvUpload id, for an upload.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN, db_index=True)
+    confirmed_by = models.CharField(max_length=12, choices=ConfirmedBy.choices, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    decision_reason = models.TextField(blank=True)
+
+    objects = ClaimQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["claimed_at", "pk"]
+
+    def __str__(self):
+        return f"Claim #{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
 
 
 class AccessRequest(models.Model):

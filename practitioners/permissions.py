@@ -201,6 +201,40 @@ def require_may_open_record(viewer: Viewer, child) -> None:
         raise NoGrant("You need an access grant to open this record.")
 
 
+def has_standing_access(viewer: Viewer, child) -> bool:
+    """Access that is not emergency, claimed or personal: the owning LA admin's, or the viewer's
+    organisation's through a confirmed open involvement. Moving a child to another area needs it."""
+    if viewer.owns(child):
+        return True
+    return viewer.practitioner is not None and children_with_organisation_access(
+        viewer.practitioner.organisation).filter(pk=child.pk).exists()
+
+
+def sees_shielded_location(viewer: Viewer, child) -> bool:
+    """A shielded child's location (LA, postcode area, involved organisations, LA phone) reaches only the
+    owning LA admin and practitioners whose organisation has a confirmed involvement (SPEC 2, issue 16)."""
+    return not child.shielded or has_standing_access(viewer, child)
+
+
+def sees_shielded_address(viewer: Viewer, child) -> bool:
+    """The address itself (a refuge, say) reaches only the owning LA admin."""
+    return not child.shielded or viewer.owns(child)
+
+
+def live_break_glass_for(practitioner: Practitioner, child, *, now=None) -> AccessGrant | None:
+    """The practitioner's open break-glass window on ``child``, if any: what they record now is claimed under it."""
+    if practitioner is None:
+        return None
+    return live_grants(practitioner, now=now).break_glass().filter(child=child).order_by("-expires_at").first()
+
+
+def require_may_end_grant(user, grant: AccessGrant) -> None:
+    """LA admins end grants on children of their area and grants held by practitioners of their area."""
+    if user is None or not (administers(user, grant.child.local_authority)
+                            or administers(user, grant.practitioner.organisation.local_authority)):
+        raise PermissionDenied("Only an LA admin of the child's or the practitioner's area can end this access.")
+
+
 def is_auditor(user) -> bool:
     return bool(_account_active(user) and roles.has_role(user, roles.AUDITOR)
                 and second_factor_verified(user) and not is_barred(user))
@@ -268,9 +302,11 @@ def administers_authority_id(user, local_authority_id: int) -> bool:
 
 def upload_organisations(user) -> QuerySet[Organisation]:
     """Organisations ``user`` may upload involvements (a CSV) for: every one in the authorities they
-    administer, and their own when they are an active, vetted practitioner. Empty for anyone else."""
+    administer, and their own when they are an active, vetted practitioner with the data manager duty
+    (an LA admin gives it). Empty for anyone else. Whatever is uploaded, a row about a child the
+    organisation could not already open is only a claim (``services.record_claims``)."""
     organisations = Organisation.objects.filter(local_authority__in=administered_authorities(user))
-    if may_search(user):
+    if may_search(user) and practitioner_of(user).data_manager:
         organisations = organisations | Organisation.objects.filter(pk=practitioner_of(user).organisation_id)
     return organisations.select_related("local_authority").distinct().order_by("name")
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 
 from practitioners import permissions
-from practitioners.models import AccessGrant, AccessRequest, Practitioner
+from practitioners.models import AccessGrant, AccessRequest, Claim, Practitioner
 
 
 def practitioners_administered_by(user, *, status: str = "") -> QuerySet[Practitioner]:
@@ -48,6 +48,7 @@ def console_summary(user) -> dict:
         "practitioners": counts,
         "open_requests": open_access_requests_for(user).count(),
         "break_glass_to_review": break_glass_uses_for(user, awaiting_review=True).count(),
+        "claims_waiting": claims_for(user, waiting=True).count(),
     }
 
 
@@ -74,6 +75,8 @@ def live_sessions_of(user) -> list:
     return list(UserSession.objects.filter(user=user, session_key__in=live_keys,
                                            started_at__gt=now - settings.SESSION_ABSOLUTE_LIFETIME)
                 .order_by("-last_seen_at", "-pk"))
+
+
 def has_authenticator(user) -> bool:
     """Whether sign-in will ask ``user`` for an authenticator code (any confirmed TOTP device)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -98,3 +101,23 @@ def child_facts_for_decision(child, *, viewer) -> ChildFacts:
     shows_area = not child.shielded or permissions.administers(viewer, child.local_authority)
     return ChildFacts(reference=child.reference, name=child.full_name, date_of_birth=child.date_of_birth,
                       area=child.local_authority.name if shows_area else "", shielded=child.shielded)
+
+
+def claims_for(user, *, waiting: bool) -> QuerySet[Claim]:
+    """Claimed relationships on children of the local authorities ``user`` administers: those waiting
+    for confirmation (oldest first), or those decided (newest first)."""
+    rows = Claim.objects.for_children_of(permissions.administered_authorities(user)).select_related(
+        "involvement__child", "involvement__organisation__local_authority", "involvement__service", "claimed_by",
+        "decided_by")
+    if waiting:
+        return rows.open().order_by("claimed_at", "pk")
+    return rows.exclude(status=Claim.Status.OPEN).order_by("-decided_at", "-pk")
+
+
+def live_grants_for(user) -> QuerySet[AccessGrant]:
+    """Live personal, claimed and break-glass grants on children of ``user``'s areas or held by their
+    practitioners: what an LA admin may end (``services.end_grant``)."""
+    authorities = permissions.administered_authorities(user)
+    return AccessGrant.objects.live().filter(
+        Q(child__local_authority__in=authorities) | Q(practitioner__organisation__local_authority__in=authorities)
+    ).select_related("practitioner__user", "practitioner__organisation", "child").order_by("expires_at", "pk")

@@ -11,6 +11,7 @@ Two kinds of access to a child's record (``practitioners.permissions`` reads bot
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import import_module
 
 from django.conf import settings
@@ -30,6 +31,7 @@ from practitioners.models import (
     AccessGrant,
     AccessRequest,
     ChildGroupObjectPermission,
+    Claim,
     Organisation,
     Practitioner,
     PractitionerStatusChange,
@@ -67,13 +69,15 @@ def grant_access(
 
 
 @transaction.atomic
-def revoke_grant(*, grant: AccessGrant, context: RequestContext, reason: str, now=None) -> bool:
+def revoke_grant(*, grant: AccessGrant, context: RequestContext, reason: str, now=None, by=None) -> bool:
     """Revoke one grant (idempotent: False if it was already revoked). Audits ``grant.revoke``.
 
     The guardian permission goes only when no other live grant for the same child remains.
+    ``by``: the LA admin ending it (kept on the grant with ``reason``).
     """
     now = now or timezone.now()
-    if not AccessGrant.objects.filter(pk=grant.pk, revoked_at__isnull=True).update(revoked_at=now):
+    if not AccessGrant.objects.filter(pk=grant.pk, revoked_at__isnull=True).update(
+            revoked_at=now, revoked_by=by, revoke_reason=reason[:2000] if by is not None else ""):
         return False
     _drop_permission_unless_other_grants(grant.practitioner, grant.child, now=now)
     audit.record_event(
@@ -190,8 +194,12 @@ def _by_organisation(pairs) -> dict[int, list[int]]:
 _PERMISSION = ChildGroupObjectPermission._meta.db_table
 _INVOLVEMENT = Involvement._meta.db_table
 _PARAMS = "(SELECT %s AS group_id, %s AS permission_id, %s AS organisation_id) AS g"
+_CLAIM = Claim._meta.db_table
+# An open involvement gives its organisation access unless it is a claim not yet confirmed (or one that
+# lapsed or was ended: those involvements are ended too, but a feed may re-open one before it confirms it).
 _OPEN = f"""SELECT 1 AS found FROM {_INVOLVEMENT} i
-    WHERE i.child_id = ids.id AND i.organisation_id = g.organisation_id AND i.ended_on IS NULL"""
+    WHERE i.child_id = ids.id AND i.organisation_id = g.organisation_id AND i.ended_on IS NULL
+    AND NOT EXISTS (SELECT 1 FROM {_CLAIM} c WHERE c.involvement_id = i.id AND c.status <> 'confirmed')"""
 _HELD = f"""SELECT h.id FROM {_PERMISSION} h
     WHERE h.group_id = g.group_id AND h.permission_id = g.permission_id AND h.content_object_id = ids.id"""
 # The organisation's permission on each child it has an open involvement with...
@@ -699,9 +707,259 @@ def review_break_glass(*, grant: AccessGrant, outcome: str, comment: str, contex
     ):
         raise ValidationError("This use has already been reviewed.")
     grant.refresh_from_db()
+    ended = {}
+    if outcome == AccessGrant.ReviewOutcome.NOT_JUSTIFIED:
+        # Not justified: the window closes now, and whatever was claimed under it goes with it.
+        ended = _end_break_glass(grant, reason=f"Break-glass use not justified: {comment}", context=context,
+                                 by=context.user, now=now)
     audit.record_event(action="break_glass.review", context=context, child=grant.child, reason=comment,
-                       details={"grant_id": grant.pk, "practitioner_id": grant.practitioner_id, "outcome": outcome})
+                       details={"grant_id": grant.pk, "practitioner_id": grant.practitioner_id, "outcome": outcome,
+                                **ended})
     return grant
+
+
+# --- Claimed relationships (issue 16) -------------------------------------------------------
+
+def organisation_can_open(organisation, child_ids) -> set[int]:
+    """Of ``child_ids``, those ``organisation`` already holds standing access to (a confirmed open involvement)."""
+    return set(permissions.children_with_organisation_access(organisation).filter(pk__in=list(child_ids))
+               .values_list("pk", flat=True))
+
+
+def claim_lapses_at(now):
+    return now + timedelta(days=settings.CLAIM_CONFIRM_DAYS)
+
+
+def record_claims(*, involvements, route: str, context: RequestContext, claimed_by, reason: str,
+                  upload_id: int | None = None, break_glass: AccessGrant | None = None, now=None) -> list[Claim]:
+    """Make each of ``involvements`` (open, saved, of an organisation that could not already open the
+    child) a claim: it gives the organisation no access until confirmed, and lapses at
+    ``CLAIM_CONFIRM_DAYS``. An upload gives the uploader, when a practitioner, a claimed grant on
+    each child until then; the form and break-glass routes give nothing new (the claimant already
+    has their own, shorter access). Call before ``sync_organisation_access``.
+
+    Audits ``grant.claim`` per claim (an anomaly for auditors; the child's LA admin sees the claim
+    in the console). Must run inside the caller's transaction.
+    """
+    now = now or timezone.now()
+    involvements = list(involvements)
+    if not involvements:
+        return []
+    lapses_at = claim_lapses_at(now)
+    claimant = permissions.practitioner_of(claimed_by) if route == Claim.Route.UPLOAD else None
+    if claimant is not None and claimant.status != Practitioner.Status.ACTIVE:
+        claimant = None
+    children = Child.objects.only("reference", "local_authority_id", "shielded").in_bulk(
+        {i.child_id for i in involvements})
+    claims, events = [], []
+    for involvement in involvements:
+        child = children[involvement.child_id]
+        grant = None
+        if claimant is not None:
+            grant = AccessGrant.objects.create(
+                practitioner=claimant, child=child, source=AccessGrant.Source.CLAIM, reason=reason,
+                expires_at=lapses_at, granted_by=claimed_by, granted_at=now, involvement_id=involvement.pk)
+            assign_perm(VIEW_CHILD_CODENAME, claimant.user, child)
+        # A re-opened involvement whose earlier claim lapsed or was ended is claimed afresh.
+        claim, _ = Claim.objects.update_or_create(involvement_id=involvement.pk, defaults={
+            "route": route, "claimed_by": claimed_by, "reason": reason, "claimed_at": now, "lapses_at": lapses_at,
+            "break_glass": break_glass, "grant": grant, "upload_id": upload_id, "status": Claim.Status.OPEN,
+            "confirmed_by": "", "decided_at": None, "decided_by": None, "decision_reason": ""})
+        claims.append(claim)
+        events.append({"action": "grant.claim", "child": child, "reason": reason, "details": {
+            "claim_id": claim.pk, "involvement_id": involvement.pk, "organisation_id": involvement.organisation_id,
+            "route": route, "claimed_by": getattr(claimed_by, "pk", None), "lapses_at": lapses_at.isoformat(),
+            "grant_id": getattr(grant, "pk", None), "break_glass_grant_id": getattr(break_glass, "pk", None),
+            "upload_id": upload_id}})
+    audit.record_events(context=context, events=events)
+    return claims
+
+
+def _locked_claim(claim: Claim) -> Claim:
+    return Claim.objects.select_for_update(of=("self",)).select_related(
+        "involvement__child__local_authority", "involvement__organisation", "grant__practitioner__user",
+        "grant__child").get(pk=claim.pk)
+
+
+@transaction.atomic
+def confirm_claim(*, claim: Claim, context: RequestContext, note: str = "", now=None) -> Claim:
+    """An LA admin of the child's current area confirms a claimed relationship: the organisation's
+    access becomes standing (it follows the involvement from now on) and the claimed grant, no
+    longer needed, is revoked.
+
+    Raises PermissionDenied (another area, or their own claim) or ValidationError (not waiting).
+    Audits ``claim.confirm``.
+    """
+    now = now or timezone.now()
+    claim = _locked_claim(claim)
+    child = claim.involvement.child
+    permissions.require_decides_for_child(context.user, child)
+    if claim.claimed_by_id is not None and claim.claimed_by_id == getattr(context.user, "pk", None):
+        raise PermissionDenied("Another LA admin must confirm a relationship you recorded yourself.")
+    if claim.status != Claim.Status.OPEN:
+        raise ValidationError(f"This claim is no longer waiting ({claim.get_status_display().lower()}).")
+    claim.status, claim.confirmed_by = Claim.Status.CONFIRMED, Claim.ConfirmedBy.LA_ADMIN
+    claim.decided_at, claim.decided_by, claim.decision_reason = now, context.user, (note or "").strip()
+    claim.save(update_fields=["status", "confirmed_by", "decided_at", "decided_by", "decision_reason"])
+    sync_organisation_access(opened={(claim.involvement.organisation_id, child.pk)}, context=context)
+    if claim.grant is not None:
+        revoke_grant(grant=claim.grant, context=context, now=now,
+                     reason="Claim confirmed: access is now the organisation's")
+    audit.record_event(action="claim.confirm", context=context, child=child, reason=claim.decision_reason,
+                       details={"claim_id": claim.pk, "involvement_id": claim.involvement_id,
+                                "organisation_id": claim.involvement.organisation_id, "confirmed_by": "la_admin"})
+    return claim
+
+
+def confirm_claims_by_feed(*, organisation_id: int, involvement_ids, pairs, context: RequestContext, now=None) -> int:
+    """A system feed (organisation token) sent these open involvements: it confirms any claim on them,
+    and any open claim of the same organisation on the same child. Audits ``claim.confirm`` per claim
+    (``confirmed_by`` feed). Returns how many; the caller syncs the organisation's access after.
+
+    One query for the organisation's unconfirmed claims (few), matched here: a 1,000-row batch must not
+    become a 1,000-clause query (SPEC 7's ingest rate)."""
+    now = now or timezone.now()
+    candidates = list(Claim.objects.filter(involvement__organisation_id=organisation_id)
+                      .exclude(status=Claim.Status.CONFIRMED)
+                      .values_list("pk", "involvement_id", "involvement__child_id", "status"))
+    if not candidates:
+        return 0
+    sent, children = set(involvement_ids), {child_id for _, child_id in pairs}
+    chosen = [pk for pk, involvement_id, child_id, status in candidates
+              if involvement_id in sent or (status == Claim.Status.OPEN and child_id in children)]
+    claims = list(Claim.objects.select_for_update(of=("self",)).filter(pk__in=chosen)
+                  .exclude(status=Claim.Status.CONFIRMED).select_related("involvement__child", "grant"))
+    if not claims:
+        return 0
+    Claim.objects.filter(pk__in=[c.pk for c in claims]).update(
+        status=Claim.Status.CONFIRMED, confirmed_by=Claim.ConfirmedBy.FEED, decided_at=now, decided_by=None,
+        decision_reason="Confirmed by the organisation's system feed")
+    for claim in claims:
+        if claim.grant is not None and claim.grant.revoked_at is None:
+            revoke_grant(grant=claim.grant, context=context, now=now,
+                         reason="Claim confirmed by the feed: access is now the organisation's")
+    audit.record_events(context=context, events=[
+        {"action": "claim.confirm", "child": c.involvement.child,
+         "details": {"claim_id": c.pk, "involvement_id": c.involvement_id,
+                     "organisation_id": c.involvement.organisation_id, "confirmed_by": "feed"}}
+        for c in claims])
+    return len(claims)
+
+
+def _close_claim(claim: Claim, *, status: str, reason: str, context: RequestContext, by, now) -> bool:
+    """Lapse or end an open claim: its involvement ends, its claimed grant is revoked, and the
+    organisation's access is re-derived (it never had any through this claim). False if not open."""
+    if not Claim.objects.filter(pk=claim.pk, status=Claim.Status.OPEN).update(
+            status=status, decided_at=now, decided_by=by, decision_reason=reason[:2000]):
+        return False
+    involvement = Involvement.objects.select_for_update().select_related("child").get(pk=claim.involvement_id)
+    if involvement.ended_on is None:
+        involvement.ended_on = max(timezone.localdate(now), involvement.started_on)
+        involvement.save(update_fields=["ended_on"])
+    grant = AccessGrant.objects.filter(pk=claim.grant_id).select_related("practitioner__user", "child").first()
+    if grant is not None:
+        revoke_grant(grant=grant, context=context, reason=reason, now=now, by=by)
+    sync_organisation_access(closed={(involvement.organisation_id, involvement.child_id)}, context=context)
+    audit.record_event(action="claim.lapse" if status == Claim.Status.LAPSED else "claim.end", context=context,
+                       child=involvement.child, reason=reason,
+                       details={"claim_id": claim.pk, "involvement_id": involvement.pk,
+                                "organisation_id": involvement.organisation_id})
+    return True
+
+
+def close_claims_of_ended_involvements(*, involvement_ids, context: RequestContext, now=None) -> int:
+    """The organisation itself ended involvements (form or feed): an open claim on one of them ends too,
+    and with it the uploader's claimed grant, rather than outliving the relationship it claimed.
+    Audits ``claim.end`` per claim. Inside the caller's transaction."""
+    now = now or timezone.now()
+    done = 0
+    for claim in Claim.objects.open().filter(involvement_id__in=list(involvement_ids),
+                                             involvement__ended_on__isnull=False).order_by("pk"):
+        done += _close_claim(claim, status=Claim.Status.ENDED, reason="The organisation ended the involvement",
+                             context=context, by=None, now=now)
+    return done
+
+
+@transaction.atomic
+def lapse_claim(*, claim: Claim, context: RequestContext, now=None) -> bool:
+    """Housekeeping: an open claim past ``lapses_at`` lapses (idempotent). Audits ``claim.lapse``."""
+    now = now or timezone.now()
+    if claim.lapses_at > now:
+        return False
+    return _close_claim(claim, status=Claim.Status.LAPSED, context=context, by=None, now=now,
+                        reason=f"Not confirmed within {settings.CLAIM_CONFIRM_DAYS} days")
+
+
+@transaction.atomic
+def end_claim(*, claim: Claim, reason: str, context: RequestContext, now=None) -> bool:
+    """An LA admin of the child's area ends an open claim, with a reason. Audits ``claim.end``.
+
+    Raises PermissionDenied (another area) or ValidationError (no reason, not open).
+    """
+    now = now or timezone.now()
+    claim = _locked_claim(claim)
+    permissions.require_decides_for_child(context.user, claim.involvement.child)
+    reason = _clean_reason(reason, minimum=1)
+    if not _close_claim(claim, status=Claim.Status.ENDED, reason=reason, context=context, by=context.user, now=now):
+        raise ValidationError(f"This claim is no longer waiting ({claim.get_status_display().lower()}).")
+    return True
+
+
+def _end_break_glass(grant: AccessGrant, *, reason: str, context: RequestContext, by, now) -> dict:
+    """Close a break-glass window now and end every open claim recorded under it."""
+    revoked = revoke_grant(grant=grant, context=context, reason=reason, now=now, by=by)
+    claims = 0
+    for claim in Claim.objects.open().filter(break_glass=grant).order_by("pk"):
+        claims += _close_claim(claim, status=Claim.Status.ENDED, reason=reason, context=context, by=by, now=now)
+    return {"window_closed": revoked, "claims_ended": claims}
+
+
+@transaction.atomic
+def end_grant(*, grant: AccessGrant, reason: str, context: RequestContext, now=None) -> AccessGrant:
+    """An LA admin ends one personal, claimed or break-glass grant at once, with a reason: of a child in
+    their area, or held by a practitioner of their area. Ending a claimed grant ends its claim;
+    ending a break-glass window ends what was claimed under it. The holder loses access on their
+    next request (every check reads the grant).
+
+    Raises PermissionDenied or ValidationError (no reason, already ended). Audits ``grant.end``.
+    """
+    now = now or timezone.now()
+    grant = AccessGrant.objects.select_for_update().select_related(
+        "child__local_authority", "practitioner__user", "practitioner__organisation").get(pk=grant.pk)
+    permissions.require_may_end_grant(context.user, grant)
+    reason = _clean_reason(reason, minimum=1)
+    if not grant.is_live(now):
+        raise ValidationError("This access has already ended.")
+    details = {"grant_id": grant.pk, "practitioner_id": grant.practitioner_id, "source": grant.source}
+    if grant.source == AccessGrant.Source.BREAK_GLASS:
+        details |= _end_break_glass(grant, reason=reason, context=context, by=context.user, now=now)
+    else:
+        revoke_grant(grant=grant, context=context, reason=reason, now=now, by=context.user)
+        claim = Claim.objects.filter(grant=grant, status=Claim.Status.OPEN).first()
+        if claim is not None:
+            details["claims_ended"] = int(_close_claim(claim, status=Claim.Status.ENDED, reason=reason,
+                                                       context=context, by=context.user, now=now))
+    audit.record_event(action="grant.end", context=context, child=grant.child, reason=reason, details=details)
+    grant.refresh_from_db()
+    return grant
+
+
+# --- Data manager duty -------------------------------------------------------------------
+
+@transaction.atomic
+def set_data_manager(*, practitioner: Practitioner, data_manager: bool, context: RequestContext) -> Practitioner:
+    """An LA admin of the practitioner's area gives or removes the data manager duty (CSV uploads for
+    their own organisation). Raises PermissionDenied. Audits ``practitioner.data_manager.grant`` or
+    ``.remove`` (only when it changes)."""
+    permissions.require_administers_practitioner(context.user, practitioner)
+    practitioner = _locked(practitioner)
+    if practitioner.data_manager != data_manager:
+        practitioner.data_manager = data_manager
+        practitioner.save(update_fields=["data_manager"])
+        audit.record_event(action=f"practitioner.data_manager.{'grant' if data_manager else 'remove'}",
+                           context=context, details={"practitioner_id": practitioner.pk,
+                                                     "organisation_id": practitioner.organisation_id})
+    return practitioner
 
 
 # --- Sign-in events ---------------------------------------------------------------------

@@ -26,4 +26,9 @@ urlpatterns = [
     path("console/access-requests/<int:pk>/", views.decide_access_request, name="decide_access_request"),
     path("console/break-glass/", views.break_glass_reviews, name="break_glass_reviews"),
     path("console/break-glass/<int:pk>/", views.review_break_glass, name="review_break_glass"),
+    path("console/claims/", views.claims, name="claims"),
+    path("console/claims/<int:pk>/", views.decide_claim, name="decide_claim"),
+    path("console/grants/", views.grants, name="grants"),
+    path("console/grants/<int:pk>/end/", views.end_grant, name="end_grant"),
+    path("console/practitioners/<int:pk>/data-manager/", views.data_manager, name="data_manager"),
 ]

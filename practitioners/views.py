@@ -18,8 +18,8 @@ from audit.context import RequestContext
 from children.models import Child
 from practitioners import forms, permissions, roles, selectors, services
 from practitioners.decorators import practitioner_required, refuse, role_required
-from practitioners.models import AccessGrant, AccessRequest, Organisation, Practitioner
 from practitioners import throttles
+from practitioners.models import AccessGrant, AccessRequest, Claim, Organisation, Practitioner
 from practitioners.throttles import over_rate
 
 
@@ -95,8 +95,9 @@ def request_access(request, reference):
         except ValidationError as error:
             forms.add_service_errors(form, error)
         else:
+            authority = "the child's local authority's" if child.shielded else f"{child.local_authority.name}'s"
             messages.success(request, f"Your request for record {child.reference} has been sent to "
-                                      f"{child.local_authority.name}'s Signpost administrators.")
+                                      f"{authority} Signpost administrators.")
             return redirect("practitioners:my_requests")
     if request.method == "GET":
         services.record_page_view(action="access_request.start", context=context, child=child)
@@ -408,3 +409,106 @@ def review_break_glass(request, pk):
     return render(request, "practitioners/console/review_break_glass.html", {
         "grant": grant, "form": form, "now": timezone.now(),
         "child": selectors.child_facts_for_decision(grant.child, viewer=request.user)})
+
+
+# --- Claimed relationships, ending grants, the data manager duty (issue 16) ----------------
+
+@role_required(roles.LA_ADMIN)
+def claims(request):
+    """Relationships recorded by a person (form, CSV upload, break-glass) for children of the admin's
+    area, waiting for confirmation: each lapses unless confirmed."""
+    with transaction.atomic():
+        services.record_page_view(action="console.claims", context=RequestContext.of(request))
+        waiting = list(selectors.claims_for(request.user, waiting=True)[:200])
+        decided = list(selectors.claims_for(request.user, waiting=False)[:50])
+    return render(request, "practitioners/console/claims.html", {"waiting": waiting, "decided": decided})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(roles.LA_ADMIN)
+def decide_claim(request, pk):
+    claim = get_object_or_404(Claim.objects.select_related(
+        "involvement__child__local_authority", "involvement__organisation__local_authority", "involvement__service",
+        "claimed_by", "decided_by", "grant"), pk=pk)
+    try:
+        permissions.require_decides_for_child(request.user, claim.involvement.child)
+    except PermissionDenied:
+        return _other_la(request)
+    form = forms.ClaimDecisionForm(request.POST or None)
+    context = RequestContext.of(request)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["decision"] == form.CONFIRM:
+                services.confirm_claim(claim=claim, note=data["reason"], context=context)
+                messages.success(request, "Claim confirmed. The organisation's access now follows its involvement.")
+            else:
+                services.end_claim(claim=claim, reason=data["reason"], context=context)
+                messages.success(request, "Claim ended. The involvement and any access it gave have ended.")
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            return redirect("practitioners:claims")
+    if request.method == "GET":
+        services.record_page_view(action="console.claim", context=context, child=claim.involvement.child,
+                                  details={"claim_id": claim.pk})
+    return render(request, "practitioners/console/decide_claim.html", {"claim": claim, "form": form},
+                  status=400 if form.errors else 200)
+
+
+@role_required(roles.LA_ADMIN)
+def grants(request):
+    """Live personal, claimed and break-glass access in the admin's area: each can be ended here."""
+    with transaction.atomic():
+        services.record_page_view(action="console.grants", context=RequestContext.of(request))
+        rows = list(selectors.live_grants_for(request.user)[:500])
+    return render(request, "practitioners/console/grants.html", {"rows": rows})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(roles.LA_ADMIN)
+def end_grant(request, pk):
+    grant = get_object_or_404(AccessGrant.objects.select_related(
+        "child__local_authority", "practitioner__user", "practitioner__organisation__local_authority"), pk=pk)
+    try:
+        permissions.require_may_end_grant(request.user, grant)
+    except PermissionDenied:
+        return _other_la(request)
+    form = forms.EndGrantForm(request.POST or None)
+    context = RequestContext.of(request)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.end_grant(grant=grant, reason=form.cleaned_data["reason"], context=context)
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, "Access ended. The practitioner can no longer open the record.")
+            return redirect("practitioners:grants")
+    if request.method == "GET":
+        services.record_page_view(action="console.grant", context=context, child=grant.child,
+                                  details={"grant_id": grant.pk})
+    return render(request, "practitioners/console/end_grant.html", {"grant": grant, "form": form},
+                  status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(roles.LA_ADMIN)
+def data_manager(request, pk):
+    practitioner, refusal = _administered_practitioner(request, pk)
+    if refusal:
+        return refusal
+    form = forms.DataManagerForm(request.POST or None,
+                                 initial={"data_manager": "yes" if practitioner.data_manager else "no"})
+    context = RequestContext.of(request)
+    if request.method == "POST" and form.is_valid():
+        services.set_data_manager(practitioner=practitioner, data_manager=form.cleaned_data["data_manager"],
+                                  context=context)
+        messages.success(request, "Data manager duty saved.")
+        return redirect("practitioners:practitioner_detail", pk=practitioner.pk)
+    if request.method == "GET":
+        services.record_page_view(action="console.data_manager_form", context=context,
+                                  details={"practitioner_id": practitioner.pk})
+    return render(request, "practitioners/console/data_manager.html", {"practitioner": practitioner, "form": form},
+                  status=400 if form.errors else 200)

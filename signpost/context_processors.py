@@ -12,7 +12,7 @@ NAVIGATION = [
     ("LA admin console", "practitioners:console", roles.LA_ADMIN),
     ("Audit log", "audit:events", roles.AUDITOR),
     ("Data feeds", "feeds:home", roles.LA_ADMIN),
-    ("Upload involvements", "feeds:upload", roles.PRACTITIONER),
+    ("Upload involvements", "feeds:upload", "data_manager"),  # practitioners with the duty (issue 16)
     ("Sign-in security", "two_factor:profile", None),  # every role signs in with a second factor
 ]
 
@@ -23,6 +23,11 @@ def signpost(request):
     if user is None or not user.is_authenticated:
         return context
     held = set(user.groups.values_list("name", flat=True))
+    if roles.PRACTITIONER in held:
+        from practitioners.models import Practitioner
+
+        if Practitioner.objects.filter(user_id=user.pk, data_manager=True).exists():
+            held.add("data_manager")
     items = []
     for label, name, role in NAVIGATION:
         if role is not None and role not in held:

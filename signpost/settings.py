@@ -277,6 +277,9 @@ OUTBOX_FORGET_FAILED_AFTER = timedelta(days=30)  # then a failed email's content
 # Domain policy (SPEC 5 and 3.4).
 RETENTION_PERIOD = timedelta(days=env.int("RETENTION_DAYS", default=365))
 BREAK_GLASS_WINDOW = timedelta(hours=env.int("BREAK_GLASS_HOURS", default=24))
+# A relationship a person recorded (form, CSV upload, break-glass) for a child their organisation could
+# not already open lapses after this many days unless the child's LA admin or a system feed confirms it.
+CLAIM_CONFIRM_DAYS = env.int("CLAIM_CONFIRM_DAYS", default=14)
 TRAINING_VALID_FOR = timedelta(days=env.int("TRAINING_VALID_DAYS", default=3 * 365))
 SEARCH_RESULT_CAP = env.int("SEARCH_RESULT_CAP", default=20)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=500)  # children deleted per transaction

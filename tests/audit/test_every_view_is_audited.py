@@ -27,6 +27,8 @@ from feeds.models import CsvUpload, MatchReview, OrganisationToken
 from practitioners import roles
 from practitioners.models import AccessGrant, AccessRequest, Practitioner, UserSession
 from practitioners.services import grant_access, involvement_access_pairs, sync_organisation_access
+from practitioners.models import AccessGrant, AccessRequest, Claim, Practitioner
+from practitioners.services import grant_access, involvement_access_pairs, record_claims, sync_organisation_access
 from tests import factories
 
 
@@ -232,6 +234,30 @@ AUDITED = {
                 why=f"approving gives the grant, then records the decision: {A_GRANT_IS_AN_EVENT}"),
     ),
     "practitioners:break_glass_reviews": Audited("console.break_glass", "la_admin"),
+    # Claimed relationships (issue 16): the child's LA admin confirms or ends them.
+    "practitioners:claims": Audited("console.claims", "la_admin"),
+    "practitioners:decide_claim": (
+        Audited("console.claim", "la_admin", url=on("practitioners:decide_claim", "claim")),
+        Audited(("grant.organisation", "claim.confirm"), "la_admin", method="post",
+                url=on("practitioners:decide_claim", "claim"), data=lambda w: {"decision": "confirm"},
+                why=f"confirming gives the organisation standing access, then records the decision: "
+                    f"{A_GRANT_IS_AN_EVENT}"),
+        Audited("claim.end", "la_admin", method="post", url=on("practitioners:decide_claim", "claim"),
+                data=lambda w: {"decision": "end", "reason": "The school says the child is not on its roll"}),
+    ),
+    # LA admins end any grant in their area.
+    "practitioners:grants": Audited("console.grants", "la_admin"),
+    "practitioners:end_grant": (
+        Audited("console.grant", "la_admin", url=on("practitioners:end_grant", "break_glass")),
+        Audited(("grant.revoke", "grant.end"), "la_admin", method="post",
+                url=on("practitioners:end_grant", "break_glass"), data=lambda w: {"reason": "Not an emergency"},
+                why=f"the grant is revoked, then the admin's decision recorded: {A_GRANT_IS_AN_EVENT}"),
+    ),
+    "practitioners:data_manager": (
+        Audited("console.data_manager_form", "la_admin", url=on("practitioners:data_manager", "active")),
+        Audited("practitioner.data_manager.grant", "la_admin", method="post",
+                url=on("practitioners:data_manager", "active"), data=lambda w: {"data_manager": "yes"}),
+    ),
     "practitioners:review_break_glass": (
         Audited("console.break_glass_use", "la_admin", url=on("practitioners:review_break_glass", "break_glass")),
         Audited("break_glass.review", "la_admin", method="post",
@@ -349,7 +375,7 @@ def world(db):
     child = factories.ChildFactory()
     la = child.local_authority
     involved = factories.OrganisationFactory(local_authority=la)  # works with the child
-    granted = factories.PractitionerFactory(organisation=involved)
+    granted = factories.PractitionerFactory(organisation=involved, data_manager=True)  # may upload a CSV
     involvement = factories.InvolvementFactory(child=child, organisation=involved)
     sync_organisation_access(opened=involvement_access_pairs([involvement]), context=system)  # granted opens the child through it
     Token.objects.create(user=granted.user)
@@ -360,6 +386,9 @@ def world(db):
     feed_key = OrganisationToken.new_key()
     merged, kept = (factories.ChildFactory(local_authority=la, nhs_number=None, upn=None) for _ in range(2))
     la_admin.is_verified = lambda: True  # as django-otp marks a user signed in with their second factor
+    claimed = factories.InvolvementFactory(child=child, organisation=other, external_id="")
+    claim = record_claims(involvements=[claimed], route=Claim.Route.FORM, context=system, claimed_by=requester.user,
+                          reason="Recorded with the add-involvement form")[0]
     merge = merging.merge_children(user=la_admin, merged_child=merged, into=kept, reason="Registered twice",
                                    context=system)
     del la_admin.is_verified
@@ -403,6 +432,7 @@ def world(db):
             errors=[{"line": 3, "column": "date_of_birth", "message": "Enter a real date."}]),
         "merge": merge,
         "other_session": UserSession.objects.create(user=granted.user, session_key="another-browser-0123456789"),
+        "claim": claim,
         "duplicate": factories.ChildFactory(local_authority=la, nhs_number=None, upn=None),  # registered twice
         "keep": factories.ChildFactory(local_authority=la),
     }

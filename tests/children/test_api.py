@@ -108,16 +108,33 @@ def test_the_record_masks_sensitive_services_and_a_shielded_address(api, searche
     assert response.status_code == 200
     body = response.json()
     text = response.content.decode()
-    for secret in ("Sexual health", "Clinic", "01872 000 111", "TR1", "Refuge"):
+    for secret in ("Sexual health", "Clinic", "01872 000 111", "TR1", "Refuge", "Truro School", la.name,
+                   la.out_of_hours_phone):
         assert secret not in text
+    # A personal grant is not a confirmed involvement: no location at all, only whom to call (issue 16).
     assert body["address_line"] is None and body["postcode"] is None and body["addresses"] == []
-    [masked] = body["current_involvements"]
-    assert masked == {"masked": True, "is_current": True,
-                      "message": f"A sensitive service is involved — contact {la.name} safeguarding: "
-                                 f"{la.safeguarding_contact}"}
-    assert body["previous_involvements"][0]["organisation"] == "Truro School"
-    assert body["out_of_hours_phone"] == la.out_of_hours_phone
+    assert body["current_involvements"] == body["previous_involvements"] == []
+    assert body["local_authority"] is None and body["safeguarding_contact"] == la.safeguarding_contact
     assert AccessEvent.objects.filter(action="child.view", outcome="allowed").count() == 1
+
+    # Once the searcher's organisation has a confirmed involvement, it sees the location, sensitive
+    # services still masked, and still not the address.
+    from audit.context import RequestContext
+    from practitioners.services import sync_organisation_access
+
+    factories.InvolvementFactory(child=shielded, organisation=searcher.organisation)
+    sync_organisation_access(opened={(searcher.organisation_id, shielded.pk)}, context=RequestContext.system("t"))
+    response = api.get(f"/api/v1/children/{shielded.reference}/")
+    body, text = response.json(), response.content.decode()
+    for secret in ("Sexual health", "Clinic", "01872 000 111", "Refuge"):
+        assert secret not in text
+    assert body["address_line"] is None and body["postcode"] is None
+    masked = [row for row in body["current_involvements"] if row.get("masked")]
+    assert masked == [{"masked": True, "is_current": True,
+                       "message": f"A sensitive service is involved — contact {la.name} safeguarding: "
+                                  f"{la.safeguarding_contact}"}]
+    assert body["previous_involvements"][0]["organisation"] == "Truro School"
+    assert body["out_of_hours_phone"] == la.out_of_hours_phone and body["safeguarding_contact"] is None
 
 
 def test_the_schema_documents_the_search_and_record_endpoints(client):

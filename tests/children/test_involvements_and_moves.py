@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from audit.models import AccessEvent
 from children.models import Address, Involvement
+from audit.context import RequestContext
 from practitioners import permissions
+from practitioners import services as access
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +23,16 @@ def child(db):
                                   postcode="W6 9LA", address_line="3 River Court")
 
 
+def give_standing_access(practitioner, child):
+    """The practitioner's organisation has an open involvement from its system feed: standing access."""
+    from practitioners.services import involvement_access_pairs, sync_organisation_access
+
+    involvement = factories.InvolvementFactory(child=child, organisation=practitioner.organisation,
+                                               started_on=date(2024, 1, 1))
+    sync_organisation_access(opened=involvement_access_pairs([involvement]), context=RequestContext.system("test"))
+    return involvement
+
+
 def start(day: date) -> dict:
     return {"start_day": day.day, "start_month": day.month, "start_year": day.year}
 
@@ -29,8 +41,8 @@ def add_url(child):
     return reverse("children:add_involvement", kwargs={"reference": child.reference})
 
 
-def test_a_practitioner_records_their_organisations_involvement_and_colleagues_get_access(
-        searcher_client, searcher, child, grant):
+def test_a_practitioner_records_their_organisations_involvement_and_colleagues_get_access_once_it_is_confirmed(
+        searcher_client, searcher, child, grant, la_admin_of):
     grant(searcher, child)
     colleague = factories.PractitionerFactory(organisation=searcher.organisation)
     service = factories.ServiceFactory(name="Early help")
@@ -43,11 +55,17 @@ def test_a_practitioner_records_their_organisations_involvement_and_colleagues_g
     assert (involvement.organisation, involvement.service, involvement.lead_practitioner) == (
         searcher.organisation, service, searcher)
     colleague.user.is_verified = lambda: True
-    assert permissions.may_open_child(colleague, child)
+    # The organisation could not open the record before: the involvement is a claim, not standing access.
+    assert not permissions.may_open_child(colleague, child)
+    assert involvement.claim.status == "open" and involvement.claim.route == "form"
     assert AccessEvent.objects.filter(action="involvement.add", child_ref=child.reference).count() == 1
-    assert AccessEvent.objects.filter(action="grant.organisation", child_ref=child.reference).count() == 1
+    assert AccessEvent.objects.filter(action="grant.claim", child_ref=child.reference).count() == 1
+    assert not AccessEvent.objects.filter(action="grant.organisation", child_ref=child.reference).exists()
     page = searcher_client.get(child.get_absolute_url()).content.decode()
     assert "Early help" in page and "020 7946 0123" in page
+    access.confirm_claim(claim=involvement.claim, context=RequestContext(user=la_admin_of(child.local_authority)))
+    assert permissions.may_open_child(colleague, child)
+    assert AccessEvent.objects.filter(action="grant.organisation", child_ref=child.reference).count() == 1
 
 
 def test_the_involvement_form_explains_each_mistake(searcher_client, searcher, child, grant):
@@ -160,7 +178,7 @@ def test_a_move_to_another_area_hands_the_record_to_it_and_keeps_the_history(
     factories.InvolvementFactory(child=child, organisation=factories.OrganisationFactory(
         name="Hammersmith Academy", local_authority=old_la), started_on=date(2021, 1, 1), ended_on=date(2024, 1, 1))
     leeds = factories.LocalAuthorityFactory(name="Leeds")
-    grant(searcher, child)
+    give_standing_access(searcher, child)  # a move to another area needs it (issue 16)
     assert move(searcher_client, child, leeds).status_code == 302
     child.refresh_from_db()
     assert child.local_authority == leeds and child.postcode == "LS7 3QB" and child.postcode_district == "LS7"

@@ -31,7 +31,7 @@ def csv_bytes(rows, header=csv_format.COLUMN_NAMES) -> bytes:
 
 @pytest.fixture
 def practitioner(organisation):
-    return factories.PractitionerFactory(organisation=organisation)
+    return factories.PractitionerFactory(organisation=organisation, data_manager=True)  # the duty an LA admin gives
 
 
 @pytest.fixture(autouse=True)

@@ -26,8 +26,13 @@ def audit_log() -> list[str]:
     return ["Audit log"]
 
 
-def test_a_practitioner_sees_search_their_requests_uploads_and_sign_in_security(rf):
+def test_a_practitioner_sees_search_their_requests_and_sign_in_security(rf):
     user = factories.PractitionerFactory().user
+    assert labels(rf, user) == ["Home", "Search", "My access requests", "Sign-in security"]
+
+
+def test_a_practitioner_with_the_data_manager_duty_also_sees_uploads(rf):
+    user = factories.PractitionerFactory(data_manager=True).user
     assert labels(rf, user) == ["Home", "Search", "My access requests", "Upload involvements", "Sign-in security"]
 
 
@@ -43,7 +48,7 @@ def test_an_auditor_sees_the_audit_log_and_no_practitioner_or_admin_pages(rf):
 
 @pytest.fixture
 def practitioner_and_la_admin(db):
-    practitioner = factories.PractitionerFactory()
+    practitioner = factories.PractitionerFactory(data_manager=True)
     factories.LAAdminFactory(user=practitioner.user, local_authority=practitioner.organisation.local_authority)
     practitioner.user.groups.add(Group.objects.get_or_create(name=roles.LA_ADMIN)[0])
     return practitioner.user
@@ -56,6 +61,7 @@ def test_a_practitioner_who_is_also_an_la_admin_sees_both_sets_of_pages(rf, prac
 
 PEOPLE = {
     "practitioner": lambda: factories.PractitionerFactory().user,
+    "data_manager": lambda: factories.PractitionerFactory(data_manager=True).user,
     "la_admin": lambda: factories.LAAdminFactory().user,
     "auditor": lambda: factories.UserFactory(roles=[roles.AUDITOR]),
 }
