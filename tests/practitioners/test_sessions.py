@@ -69,6 +69,8 @@ def test_the_lifetime_is_counted_from_a_real_sign_in(client, cast):
 
 @pytest.fixture
 def upload(cast):
+    cast.practitioner.data_manager = True  # only a data manager may upload, so only they poll (issue 16)
+    cast.practitioner.save(update_fields=["data_manager"])
     return CsvUpload.objects.create(
         organisation=cast.organisation, uploaded_by=cast.practitioner.user, filename="involvements.csv",
         content=b"x", status=CsvUpload.Status.VALIDATED, total_rows=2, valid_rows=2, error_count=0, errors=[])
