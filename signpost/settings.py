@@ -312,10 +312,14 @@ AUDIT_CHAINS = env.int("AUDIT_CHAINS", default=1 if DATABASES["default"]["ENGINE
 # The chain heads are anchored outside the database, signed with this key (HMAC).
 AUDIT_ANCHOR_KEY = env.str("AUDIT_ANCHOR_KEY", default="") or f"audit-anchor:{SECRET_KEY}"
 AUDIT_ANCHOR_FILE = env.path("AUDIT_ANCHOR_FILE", default=DATA_DIR / "audit-anchors.jsonl")
+# The writer anchors after every this-many events of a chain (0: beat only); and outside DEBUG
+# the verifier treats "no anchor at all" as a break (a removed file must not pass).
+AUDIT_ANCHOR_EVERY = env.int("AUDIT_ANCHOR_EVERY", default=500)
+AUDIT_ANCHOR_REQUIRED = env.bool("AUDIT_ANCHOR_REQUIRED", default=not DEBUG)
 # Anomaly view: a practitioner with more searches than this in one day is flagged.
 AUDIT_SEARCHES_PER_DAY_THRESHOLD = env.int("AUDIT_SEARCHES_PER_DAY_THRESHOLD", default=50)
 AUDIT_PAGE_SIZE = 50
-CELERY_BEAT_SCHEDULE["audit-anchor-chain-heads"] = {"task": "audit.tasks.anchor_chain_heads", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["audit-anchor-chain-heads"] = _beat("audit.tasks.anchor_chain_heads", crontab(), 55)
 CELERY_BEAT_SCHEDULE["audit-ensure-partitions"] = {"task": "audit.tasks.ensure_partitions", "schedule": 86400.0}
 MIDDLEWARE.append("audit.middleware.AdminAccessAuditMiddleware")
 CELERY_BEAT_SCHEDULE["audit-tally-search-volume"] = {"task": "audit.tasks.tally_search_volume", "schedule": 3600.0}
