@@ -98,6 +98,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'signpost.sqlite3'}")}
+# Two roles on PostgreSQL (docs/deployment.md): DATABASE_URL is the runtime role, which owns
+# nothing; MIGRATE_DATABASE_URL, given to the migrate step only, is the owner (migrate_as_owner).
+MIGRATE_DATABASE = env.db("MIGRATE_DATABASE_URL", default="") if env.is_set("MIGRATE_DATABASE_URL") else None
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("TEST", {})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -34,7 +34,7 @@ def triggers_disabled():
         if connection.vendor == "postgresql":
             cursor.execute("SET session_replication_role = replica")
         else:
-            for table in guards.PROTECTED_TABLES:
+            for table in guards.GUARDED_TABLES:
                 cursor.execute(f"DROP TRIGGER {table}_refuse_update")
                 cursor.execute(f"DROP TRIGGER {table}_refuse_delete")
     yield
