@@ -257,7 +257,10 @@ CACHES = {
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="signpost@localhost")
-ADMINS = [("Signpost admins", a) for a in env.list("ADMIN_EMAILS", default=[])]
+# Who is told when the audit chain breaks (SPEC 4): required in production, or the alarm reaches nobody.
+ADMINS = [("Signpost admins", a) for a in env.required_list(
+    "ADMIN_EMAILS", when=not EMBEDDED and not DEBUG,
+    why="it is required when DATABASE_URL is set (who is emailed when the audit chain breaks)")]
 SERVER_EMAIL = DEFAULT_FROM_EMAIL  # the sender of alerts to ADMINS (mail_admins)
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
