@@ -263,7 +263,8 @@ def _check_against_anchors(report: Report, path, *, required: bool) -> None:
     if not report.anchors_checked:
         if required:
             report.breaks.append(Break(0, None, None, f"no anchor in {path}: without one a rewritten chain "
-                                                      "cannot be told from the real one (was the file removed?)"))
+                                                      "cannot be told from the real one (was the file removed? on a new "
+                                                      "install, run manage.py anchor_audit_chain)"))
         elif report.events_checked:
             report.warnings.append(f"no anchor in {path} yet: run anchor_audit_chain")
 
