@@ -64,6 +64,22 @@ class AccessRequestAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
 
 
+@admin.register(models.SignInFailure)
+class SignInFailureAdmin(admin.ModelAdmin):
+    """For a superuser to unlock an account that has no practitioner page (an LA admin's, an auditor's):
+    deleting its rows opens it. Practitioners are unlocked from the LA admin console (audited there)."""
+
+    list_display = ("username", "failed_at")
+    search_fields = ("username",)
+    date_hierarchy = "failed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 # Accounts and second factors (issue 16 item 4) -----------------------------------------------
 # The stock admins show a password hash and a set-password form (impersonation of anyone), the
 # TOTP secret and its QR code, backup codes, and API token keys. Here they are view-only and
