@@ -11,7 +11,13 @@ COPY housekeeping ./housekeeping
 COPY feeds ./feeds
 RUN pip install --no-cache-dir -c constraints.txt .
 COPY . .
-RUN useradd --system --home /var/lib/signpost signpost && mkdir -p /var/lib/signpost && chown signpost /var/lib/signpost
+# /var/lib/signpost-anchors is the audit anchor file's own volume (docker-compose.yml): created here
+# so that a fresh named volume starts owned by the app user.
+RUN useradd --system --home /var/lib/signpost signpost \
+    && mkdir -p /var/lib/signpost /var/lib/signpost-anchors \
+    && chown signpost /var/lib/signpost /var/lib/signpost-anchors
 USER signpost
 EXPOSE 8000
+# Exec form: gunicorn's master is the process the container runtime (or its init) watches, so
+# a dead master takes its workers with it instead of leaving them bound to the port.
 CMD ["gunicorn", "signpost.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from audit.models import AccessEvent, AnomalyReview, EventDisclosure
+from audit.models import AccessEvent, AnomalyReview, DailySearchCount, EventDisclosure
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -11,6 +11,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return [f.name for f in self.model._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline:
+    """Mixin for inlines on a read-only page: nothing added, changed or deleted through them."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return list(self.fields or [f.name for f in self.model._meta.fields])
+
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -39,3 +58,8 @@ class EventDisclosureAdmin(ReadOnlyAdmin):
 class AnomalyReviewAdmin(ReadOnlyAdmin):
     list_display = ["anomaly_key", "kind", "reviewed_by_username", "reviewed_at"]
     list_filter = ["kind"]
+
+
+@admin.register(DailySearchCount)
+class DailySearchCountAdmin(ReadOnlyAdmin):
+    list_display = ["day", "actor_username", "searches"]

@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from audit.context import RequestContext
+from audit.models import AccessEvent
 from audit.services import record_event
 
 
@@ -25,8 +26,12 @@ class AdminAccessAuditMiddleware:
         if match is None or match.namespace != "admin" or not (user and user.is_authenticated and user.is_staff):
             return None
         object_id = view_kwargs.get("object_id", "")
+        # A staff member the admin will refuse (no superuser, no verified second factor) is recorded
+        # as a denied attempt: the password-only superuser shows up in the denied list.
+        allowed = admin.site.has_permission(request)
         record_event(
             action="admin.view", context=RequestContext.of(request),
+            outcome=AccessEvent.Outcome.ALLOWED if allowed else AccessEvent.Outcome.DENIED,
             child_ref=_child_ref(match.url_name, object_id) if object_id else "",
             details={"view": match.url_name or "", "method": request.method, "object_id": str(object_id)[:40]},
         )

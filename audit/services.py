@@ -21,7 +21,7 @@ from datetime import UTC
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 from django.utils import timezone
 
 from audit.context import RequestContext
@@ -204,6 +204,13 @@ def _append(events: list[AccessEvent]) -> None:
     connection = connections[DEFAULT_DB_ALIAS]
     with connection.cursor() as cursor:
         chain, seq, prev_hash = _lock_chain_head(cursor)
+        every = settings.AUDIT_ANCHOR_EVERY
+        if every and (seq + len(events)) // every > seq // every:
+            # The writer anchors too, so anchors don't depend on beat: after this commit
+            # (a rolled-back write anchors nothing), outside the head lock.
+            from audit.integrity import anchor_soon
+
+            transaction.on_commit(anchor_soon, using=connection.alias)
         for event in events:
             seq += 1
             # Times are taken once the head is ours, so a chain's times ascend with its seq.
@@ -316,19 +323,25 @@ def review_anomaly(*, anomaly_key: str, kind: str, comment: str, context: Reques
     return review
 
 
-@transaction.atomic
 def tally_searches(*, day) -> int:
-    """Count one completed day's searches per practitioner into DailySearchCount. Idempotent.
+    """Count one completed day's searches per practitioner into DailySearchCount, once.
 
-    Returns how many practitioners searched that day.
+    Append-only like the rest of the audit tables: a day already tallied is left alone (its
+    events no longer change), and a run racing another one loses on the tally's primary key
+    and writes nothing. Returns how many practitioners searched that day (0 if already tallied).
     """
     from audit.selectors import search_counts
 
-    DailySearchCount.objects.filter(day=day).delete()
-    counts = [DailySearchCount(day=day, actor_id=row["actor_id"], actor_username=row["actor_username"] or "",
-                               searches=row["searches"]) for row in search_counts(since=day, until=day)]
-    DailySearchCount.objects.bulk_create(counts)
-    DailySearchTally.objects.update_or_create(day=day, defaults={"tallied_at": timezone.now()})
+    if DailySearchTally.objects.filter(day=day).exists():
+        return 0
+    try:
+        with transaction.atomic():
+            DailySearchTally.objects.create(day=day, tallied_at=timezone.now())
+            counts = [DailySearchCount(day=day, actor_id=row["actor_id"], actor_username=row["actor_username"] or "",
+                                       searches=row["searches"]) for row in search_counts(since=day, until=day)]
+            DailySearchCount.objects.bulk_create(counts)
+    except IntegrityError:  # another run tallied the day first
+        return 0
     return len(counts)
 
 

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from audit import guards
 from audit import services as audit
 from audit.context import RequestContext
 from children.models import Address, Child, ChildName, Involvement
@@ -175,10 +176,11 @@ def _delete_children(ids: list[int]) -> Counter:
     auditlog is off for the delete: its delete entry would copy every field (the names)
     into a history table the retention job is meant to empty.
     """
-    history = _field_history_of(ids)
+    history = list(_field_history_of(ids).values_list("pk", flat=True))
     with disable_auditlog():
-        purged, _ = history.delete()
         _, per_model = Child.objects.filter(pk__in=ids).delete()
+    # The field history is append-only; entries go only once their records are gone (audit.guards).
+    purged = guards.purge_field_history(history)
     counts = Counter({label.rsplit(".", 1)[-1].lower(): n for label, n in per_model.items() if n})
     if purged:
         counts["field_history"] = purged

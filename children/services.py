@@ -58,8 +58,11 @@ def search_children(*, query: Query, mode: str = matching.AUTO, context: Request
                 "result_count": len(outcome.candidates),
                 "matched": outcome.matched,
                 "too_many": outcome.too_many,
-                "children": outcome.references,
+                "children": outcome.references,  # in ranked order, as listed
             },
+            # Every child listed is disclosed (SPEC 3.6, 4): indexed in the same transaction,
+            # so "who accessed this record" and a subject access request find the search.
+            disclosed_refs=outcome.references,
         )
         return outcome
 

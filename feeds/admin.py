@@ -9,8 +9,9 @@ class OrganisationTokenAdmin(admin.ModelAdmin):
 
     list_display = ["name", "organisation", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["organisation__local_authority"]
-    readonly_fields = ["name", "organisation", "prefix", "key_hash", "created_by", "created_at", "last_used_at",
-                       "revoked_at", "revoked_by", "rotated_from"]
+    # Never the key, nor its hash (issue 16 item 4): the prefix is enough to tell tokens apart.
+    fields = readonly_fields = ["name", "organisation", "prefix", "created_by", "created_at", "last_used_at",
+                                "revoked_at", "revoked_by", "rotated_from"]
 
     def has_add_permission(self, request):
         return False

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from audit.admin import ReadOnlyAdmin
 from practitioners import models
 
 
@@ -49,18 +50,18 @@ class LocalAuthorityAdminAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
 
 
+# Grants and requests open child records: read-only here, so that access is only ever given through
+# practitioners.services (checked, time-boxed, audited), never by an admin form.
 @admin.register(models.AccessGrant)
-class AccessGrantAdmin(admin.ModelAdmin):
+class AccessGrantAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "practitioner", "source", "granted_at", "expires_at", "revoked_at"]
     list_filter = ["source"]
-    raw_id_fields = ["practitioner", "child", "granted_by", "involvement", "reviewed_by"]
 
 
 @admin.register(models.AccessRequest)
-class AccessRequestAdmin(admin.ModelAdmin):
+class AccessRequestAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "practitioner", "status", "requested_at", "decided_at"]
     list_filter = ["status"]
-    raw_id_fields = ["practitioner", "child", "decided_by", "grant"]
 
 
 @admin.register(models.SignInFailure)
@@ -77,3 +78,45 @@ class SignInFailureAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# Accounts and second factors (issue 16 item 4) -----------------------------------------------
+# The stock admins show a password hash and a set-password form (impersonation of anyone), the
+# TOTP secret and its QR code, backup codes, and API token keys. Here they are view-only and
+# show none of those: accounts change through the console's audited services.
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django_otp.plugins.otp_static.models import StaticDevice  # noqa: E402
+from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+from rest_framework.authtoken.models import TokenProxy  # noqa: E402
+
+for _model in (get_user_model(), TOTPDevice, StaticDevice, TokenProxy):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+@admin.register(get_user_model())
+class UserAdmin(ReadOnlyAdmin):
+    list_display = ["username", "email", "is_active", "is_staff", "is_superuser", "last_login"]
+    list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
+    search_fields = ["username", "email"]
+    fields = ["username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser", "groups",
+              "last_login", "date_joined"]  # never "password" or "user_permissions"
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
+class DeviceAdmin(ReadOnlyAdmin):
+    """Whether someone has a second factor, never the secret."""
+
+    list_display = ["user", "name", "confirmed"]
+    fields = ["user", "name", "confirmed"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
+admin.site.register(TOTPDevice, DeviceAdmin)
+admin.site.register(StaticDevice, DeviceAdmin)
+# API tokens are not registered at all: a token's key is its primary key and its str().

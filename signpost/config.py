@@ -57,6 +57,13 @@ class Config:
     def list(self, name, *, default):
         return self._read("list", name, default)
 
+    def required_list(self, name, *, when: bool, why: str):
+        """A comma-separated list that must not be empty ``when`` (e.g. in production)."""
+        value = [item.strip() for item in self.list(name, default=[]) if item.strip()]
+        if when and not value:
+            raise ImproperlyConfigured(f"Setting {name} is missing: {why}")
+        return value
+
     def path(self, name, *, default) -> Path:
         return Path(self._read("str", name, str(default))).resolve()
 

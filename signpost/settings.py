@@ -32,7 +32,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "signpost.apps.SignpostAdminConfig",  # django.contrib.admin behind a second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -99,6 +99,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'signpost.sqlite3'}")}
+# Two roles on PostgreSQL (docs/deployment.md): DATABASE_URL is the runtime role, which owns
+# nothing; MIGRATE_DATABASE_URL, given to the migrate step only, is the owner (migrate_as_owner).
+MIGRATE_DATABASE = env.db("MIGRATE_DATABASE_URL", default="") if env.is_set("MIGRATE_DATABASE_URL") else None
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("TEST", {})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -256,7 +259,10 @@ CACHES = {
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="signpost@localhost")
-ADMINS = [("Signpost admins", a) for a in env.list("ADMIN_EMAILS", default=[])]
+# Who is told when the audit chain breaks (SPEC 4): required in production, or the alarm reaches nobody.
+ADMINS = [("Signpost admins", a) for a in env.required_list(
+    "ADMIN_EMAILS", when=not EMBEDDED and not DEBUG,
+    why="it is required when DATABASE_URL is set (who is emailed when the audit chain breaks)")]
 SERVER_EMAIL = DEFAULT_FROM_EMAIL  # the sender of alerts to ADMINS (mail_admins)
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -327,10 +333,14 @@ AUDIT_CHAINS = env.int("AUDIT_CHAINS", default=1 if DATABASES["default"]["ENGINE
 # The chain heads are anchored outside the database, signed with this key (HMAC).
 AUDIT_ANCHOR_KEY = env.str("AUDIT_ANCHOR_KEY", default="") or f"audit-anchor:{SECRET_KEY}"
 AUDIT_ANCHOR_FILE = env.path("AUDIT_ANCHOR_FILE", default=DATA_DIR / "audit-anchors.jsonl")
+# The writer anchors after every this-many events of a chain (0: beat only); and outside DEBUG
+# the verifier treats "no anchor at all" as a break (a removed file must not pass).
+AUDIT_ANCHOR_EVERY = env.int("AUDIT_ANCHOR_EVERY", default=500)
+AUDIT_ANCHOR_REQUIRED = env.bool("AUDIT_ANCHOR_REQUIRED", default=not DEBUG)
 # Anomaly view: a practitioner with more searches than this in one day is flagged.
 AUDIT_SEARCHES_PER_DAY_THRESHOLD = env.int("AUDIT_SEARCHES_PER_DAY_THRESHOLD", default=50)
 AUDIT_PAGE_SIZE = 50
-CELERY_BEAT_SCHEDULE["audit-anchor-chain-heads"] = {"task": "audit.tasks.anchor_chain_heads", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["audit-anchor-chain-heads"] = _beat("audit.tasks.anchor_chain_heads", crontab(), 55)
 CELERY_BEAT_SCHEDULE["audit-ensure-partitions"] = {"task": "audit.tasks.ensure_partitions", "schedule": 86400.0}
 MIDDLEWARE.append("audit.middleware.AdminAccessAuditMiddleware")
 CELERY_BEAT_SCHEDULE["audit-tally-search-volume"] = {"task": "audit.tasks.tally_search_volume", "schedule": 3600.0}

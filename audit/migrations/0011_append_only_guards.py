@@ -10,13 +10,13 @@ from django.db import migrations
 def install(apps, schema_editor):
     from audit import guards
 
-    guards.install(schema_editor.connection)
+    guards.install(schema_editor.connection, tables=guards.PROTECTED_TABLES)
 
 
 def uninstall(apps, schema_editor):
     from audit import guards
 
-    guards.uninstall(schema_editor.connection)
+    guards.uninstall(schema_editor.connection, tables=guards.PROTECTED_TABLES)
 
 
 class Migration(migrations.Migration):

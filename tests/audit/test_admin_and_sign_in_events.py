@@ -10,9 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def superuser(client):
+def superuser(client, login_verified):
     user = factories.UserFactory(username="root", is_staff=True, is_superuser=True)
-    client.force_login(user)
+    login_verified(client, user)
     return user
 
 

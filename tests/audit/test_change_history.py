@@ -34,13 +34,13 @@ def test_a_childs_derived_postcode_keys_stay_out_of_its_history():
     assert "postcode" in changes and "postcode_district" not in changes and "postcode_sector" not in changes
 
 
-def test_the_history_is_shown_on_the_objects_admin_page(client):
+def test_the_history_is_shown_on_the_objects_admin_page(client, login_verified):
     admin = factories.UserFactory(is_staff=True, is_superuser=True)
     grant_child = factories.ChildFactory()
     practitioner = factories.PractitionerFactory()
     practitioner.job_title = "Team manager"
     practitioner.save()
-    client.force_login(admin)
+    login_verified(client, admin)
     response = client.get(reverse("admin:practitioners_practitioner_change", args=[practitioner.pk]))
     page = response.content.decode()
     assert response.status_code == 200

@@ -145,7 +145,8 @@ def test_each_search_is_audited_with_a_fingerprint_mode_count_and_references_nev
     assert event.actor_id == searcher.user_id and event.outcome == "allowed"
     query = Query.of(given_name="Kacper", family_name="Kocinski", date_of_birth=kacper.date_of_birth)
     assert event.details == {"query_fingerprint": fingerprint(query.canonical()), "mode": "plain",
-                             "result_count": 1, "matched": 1, "too_many": False, "children": [kacper.reference]}
+                             "result_count": 1, "matched": 1, "too_many": False, "children": [kacper.reference],
+                             "disclosed": [kacper.reference]}
     stored = str(event.details) + event.reason
     assert "acper" not in stored and "ocinski" not in stored and "2015" not in stored
 

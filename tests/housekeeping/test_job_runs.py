@@ -76,16 +76,18 @@ def test_anonymous_visitors_are_sent_to_log_in(client, some_runs):
     assert response.status_code == 302 and "login" in response.url
 
 
-def test_staff_without_the_view_permission_are_refused(client, some_runs):
-    user = factories.UserFactory(is_staff=True)
-    client.force_login(user)
-    assert client.get(LIST_URL).status_code == 403
-
-
-def test_staff_with_the_view_permission_see_runs_with_counts_and_duration_and_cannot_change_them(client, some_runs):
+def test_staff_who_are_not_superusers_are_refused_even_with_the_view_permission(client, some_runs, login_verified):
+    """The Django admin is for verified superusers only (issue 16 item 4; tests/signpost/test_django_admin.py)."""
     user = factories.UserFactory(is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="view_jobrun"))
-    client.force_login(user)
+    login_verified(client, user)
+    assert client.get(LIST_URL, follow=True).status_code == 403
+
+
+def test_a_verified_superuser_sees_runs_with_counts_and_duration_and_cannot_change_them(client, some_runs,
+                                                                                       login_verified):
+    user = factories.UserFactory(is_staff=True, is_superuser=True)
+    login_verified(client, user)
     response = client.get(LIST_URL)
     assert response.status_code == 200
     page = response.content.decode()

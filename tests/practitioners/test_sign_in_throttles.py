@@ -97,16 +97,18 @@ def test_a_locked_account_is_refused_at_the_code_step_too(cast, settings):
     assert AccessEvent.objects.filter(action="login.lockout", details__scope="account").count() == 1
 
 
-def test_the_django_admin_sign_in_is_refused_for_a_locked_account_too(cast, settings):
+def test_the_django_admin_sign_in_is_no_way_round_a_locked_account(cast, settings):
+    """The admin has no password form of its own (issue 16 item 4): it sends everyone to the site's
+    sign-in, where the account lock applies, and a password posted to it signs nobody in."""
     from tests import factories
 
     settings.LOGIN_ACCOUNT_FAILURE_LIMIT = 2
-    staff = factories.UserFactory(username="staffer", password=PASSWORD, is_staff=True, is_superuser=True)
+    factories.UserFactory(username="staffer", password=PASSWORD, is_staff=True, is_superuser=True)
     distributed_guessing("staffer", guesses=2, addresses=2)
     browser = from_address(3)
-    browser.post(reverse("admin:login"), {"username": "staffer", "password": PASSWORD})
+    response = browser.post(reverse("admin:login"), {"username": "staffer", "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("two_factor:login"))
     assert "_auth_user_id" not in browser.session
-    assert AccessEvent.objects.filter(action="login.lockout", actor_id=staff.pk, details__scope="account").exists()
 
 
 # --- One-time and recovery codes: django-otp's own throttle, on both code paths -------------
@@ -248,7 +250,8 @@ def test_a_hostile_username_is_an_answer_not_a_crash(db, username):
         assert response.status_code == 200 and b"There is a problem" in response.content
 
 
-def test_a_superuser_can_unlock_an_account_without_a_practitioner_page_in_the_django_admin(client, cast, settings):
+def test_a_superuser_can_unlock_an_account_without_a_practitioner_page_in_the_django_admin(client, cast, settings,
+                                                                                          login_verified):
     from tests import factories
 
     settings.LOGIN_ACCOUNT_FAILURE_LIMIT = 2
@@ -259,6 +262,8 @@ def test_a_superuser_can_unlock_an_account_without_a_practitioner_page_in_the_dj
     client.force_login(cast.practitioner.user)
     assert client.get(url).status_code == 302  # not staff
     client.force_login(superuser)
+    assert client.get(url, follow=True).status_code == 403  # a password alone never reaches the admin
+    login_verified(client, superuser)
     page = client.get(url)
     assert page.status_code == 200 and cast.auditor.username in page.content.decode()
     assert AccessEvent.objects.filter(action="admin.view", actor_id=superuser.pk).exists()

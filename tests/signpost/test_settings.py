@@ -21,7 +21,9 @@ def settings_in(env: dict) -> dict:
         "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG,"
         "'secure': s.SESSION_COOKIE_SECURE, 'idle': s.SESSION_COOKIE_AGE}))"
     )
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "SIGNPOST_DEBUG"}}
+    clean = {k: v for k, v in os.environ.items()
+             if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "SIGNPOST_DEBUG", "ADMIN_EMAILS",
+                          "MIGRATE_DATABASE_URL"}}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True)
     if result.returncode:
         return {"error": result.stderr.strip().splitlines()[-1]}
@@ -42,7 +44,7 @@ def test_with_nothing_set_it_runs_embedded_on_sqlite_with_eager_tasks_and_debug_
 def test_database_and_redis_urls_switch_to_postgres_and_a_real_broker(tmp_path):
     values = settings_in({
         "SIGNPOST_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/signpost",
-        "REDIS_URL": "redis://127.0.0.1:6379/3", "SECRET_KEY": "x" * 50,
+        "REDIS_URL": "redis://127.0.0.1:6379/3", "SECRET_KEY": "x" * 50, "ADMIN_EMAILS": "ops@example.org",
     })
     assert values["engine"] == "django.db.backends.postgresql"
     assert values["name"] == "signpost"
@@ -85,3 +87,37 @@ def test_a_short_secret_key_is_refused():
 @pytest.mark.parametrize("value", ["10/h", "5/15m", "100/d", "1/s"])
 def test_a_rate_is_count_per_period(value):
     assert Config({"RATE": value}).rate("RATE", default="1/h") == value
+
+
+PRODUCTION = {"DATABASE_URL": "postgres://signpost_app@127.0.0.1:5432/signpost", "SECRET_KEY": "x" * 50}
+
+
+def test_production_without_admin_emails_fails_with_one_line_naming_it(tmp_path):
+    """A broken audit chain must alert someone (issue 20): no ADMIN_EMAILS, no start."""
+    clean = {k: v for k, v in os.environ.items() if k not in {"ADMIN_EMAILS", "SIGNPOST_DEBUG"}}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
+                            env={**clean, **PRODUCTION, "SIGNPOST_DATA_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "ADMIN_EMAILS" in result.stderr and "missing" in result.stderr
+
+
+@pytest.mark.parametrize("extra", [{"ADMIN_EMAILS": "ops@example.org, duty@example.org"}, {"SIGNPOST_DEBUG": "true"}])
+def test_admin_emails_given_or_debug_on_lets_production_start(tmp_path, extra):
+    values = settings_in({"SIGNPOST_DATA_DIR": str(tmp_path), **PRODUCTION, **extra})
+    assert "error" not in values, values
+
+
+def test_the_embedded_setup_needs_no_admin_emails(tmp_path):
+    assert "error" not in settings_in({"SIGNPOST_DATA_DIR": str(tmp_path)})
+
+
+def test_blank_admin_emails_count_as_missing():
+    with pytest.raises(ImproperlyConfigured, match="ADMIN_EMAILS is missing"):
+        Config({"ADMIN_EMAILS": " , "}).required_list("ADMIN_EMAILS", when=True, why="needed")
+
+
+def test_migrate_database_url_is_read_strictly(tmp_path):
+    values = settings_in({"SIGNPOST_DATA_DIR": str(tmp_path), **PRODUCTION, "ADMIN_EMAILS": "ops@example.org",
+                          "MIGRATE_DATABASE_URL": "mysql://owner@db/signpost"})
+    assert "MIGRATE_DATABASE_URL" in values["error"]
