@@ -119,8 +119,9 @@ class WorkerProcess:
         self.process.wait(timeout=10)
 
     def stop(self):
+        """Cold shutdown (SIGQUIT): by now the worker is idle, or the test failed anyway."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGQUIT)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -97,7 +97,7 @@ def web(tmp_path):
                  diagnose=lambda: (tmp_path / "gunicorn.log").read_text()[-3000:])
         yield port, server.pid
     finally:
-        server.send_signal(signal.SIGTERM)
+        server.send_signal(signal.SIGQUIT)  # gunicorn's quick shutdown
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:

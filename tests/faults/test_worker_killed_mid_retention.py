@@ -28,7 +28,7 @@ from tests.housekeeping.conftest import at_noon
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BATCH = 40
+BATCH = 30
 WORKER_ENV = {
     "RETENTION_BATCH_SIZE": BATCH,
     "JOB_LONGEST_RUN_SECONDS": 4,  # Redis hands an unacknowledged task out again after 4 s
@@ -91,11 +91,11 @@ def running_run_started():
 def test_a_worker_killed_mid_batch_loses_nothing_and_leaves_no_deletion_unaudited(workers, side_connections,
                                                                                    settings):
     counted = figures("worker SIGKILLed mid retention batch")
-    build_records(stale=400, kept=200)
+    build_records(stale=300, kept=150)
     today = timezone.localdate()
     due = dict(retention.stale_children(today=today).values_list("pk", "reference"))
     kept = set(Child.objects.exclude(pk__in=due).values_list("reference", flat=True))
-    assert len(due) == 400 and len(kept) == 200
+    assert len(due) == 300 and len(kept) == 150
     ordered_due = sorted(due)
 
     side, watch = side_connections(), side_connections()
