@@ -41,7 +41,8 @@ def pytest_terminal_summary(terminalreporter):
     for name, figures in FIGURES.items():
         total.update({"faults injected": figures["faults injected"], "holes found": figures["holes found"]})
         terminalreporter.write_line(f"{name}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
-    terminalreporter.write_line(f"TOTAL: faults injected {total['faults injected']}, holes found {total['holes found']}")
+    terminalreporter.write_line(
+        f"TOTAL: faults injected {total['faults injected']}, holes found {total['holes found']}")
 
 
 def figures(name: str) -> Counter:
@@ -134,7 +135,8 @@ def forget_default_queue():
     import redis
 
     client = redis.Redis.from_url(django_settings.REDIS_URL)
-    keys = [key for pattern in ("celery*", "unacked*", "_kombu.binding.celery*") for key in client.scan_iter(match=pattern)]
+    patterns = ("celery*", "unacked*", "_kombu.binding.celery*")
+    keys = [key for pattern in patterns for key in client.scan_iter(match=pattern)]
     if keys:
         client.delete(*keys)
 

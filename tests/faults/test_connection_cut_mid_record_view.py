@@ -66,7 +66,8 @@ def open_record(client, child, wrapper=None):
     return response, views_of(child) > before
 
 
-def test_the_connection_cut_at_any_statement_of_a_record_view_never_sends_the_record_unaudited(record, side_connections):
+def test_the_connection_cut_at_any_statement_of_a_record_view_never_sends_the_record_unaudited(record,
+                                                                                               side_connections):
     client, child = record
     counted = figures("connection terminated at each statement of a record view")
     statements = []
