@@ -114,7 +114,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_leaves_no_deletion_unaudite
     # Freed, the orphaned backend finishes its statement, finds its client gone and rolls back.
     wait_for(lambda: backends_gone(watch, waiting), timeout=30, what="the killed worker's backend to end")
     counted["faults injected"] += 1
-    killed_runs = [running_run_started().pk]
+    first_run = running_run_started()
+    assert first_run.heartbeat_at > first_run.started_at  # it beat after each committed batch
+    killed_runs = [first_run.pk]
 
     # Fault 2: hold every audit chain head; the next worker's batch deletes its rows, then waits
     # to write its event, and is killed there. Its task is the first one, handed out again by
