@@ -10,9 +10,10 @@ Deleting a child deletes its names, addresses, involvements, grants, access requ
 object permissions (database cascades), and the field history django-auditlog kept of them,
 which would otherwise keep the names the deletion removes. Audit events are not touched: they
 name the child only by its random reference, which points at nothing once the record is gone.
+Each batch writes one ``housekeeping.expire_records`` event with its references, in its own
+transaction, so no deletion is ever committed unaudited, however the run ends.
 """
 
-import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,8 +33,6 @@ from audit.context import RequestContext
 from children.models import Address, Child, ChildName, Involvement
 from housekeeping.locks import try_job_lock
 from practitioners.models import AccessGrant, AccessRequest
-
-logger = logging.getLogger(__name__)
 
 LOCK_NAME = "expire_records"
 AUDIT_ACTION = "housekeeping.expire_records"
@@ -110,13 +109,15 @@ def expire_stale_records(
 
     Safe to run twice at once: every batch takes the job's advisory lock (PostgreSQL) and
     locks its rows (``skip_locked``); a run that finds the lock taken stops with
-    ``locked_out``. Safe to stop anywhere: a batch commits whole or not at all, and the next
-    run picks up whatever is still stale. ``dry_run`` lists references and changes nothing.
+    ``locked_out``. Safe to stop anywhere, even by SIGKILL: a batch commits whole, with its
+    ``housekeeping.expire_records`` audit event (the batch's child references and counts),
+    or not at all, and the next run picks up whatever is still stale. ``dry_run`` lists
+    references and changes nothing.
 
+    ``on_progress(deleted, total)`` is called after each batch commits (the job's heartbeat).
     ``inside_batch(child_ids)`` is called inside each batch's transaction, after the delete and
-    before the commit: if it raises, that batch rolls back and the exception propagates.
-    Audits one ``housekeeping.expire_records`` event per run with the counts, also when the
-    run stops on an error (then re-raises).
+    its audit event and before the commit: if it raises, that batch rolls back and the
+    exception propagates.
     """
     batch_size = batch_size or settings.RETENTION_BATCH_SIZE
     result = RetentionResult(dry_run=dry_run)
@@ -127,33 +128,31 @@ def expire_stale_records(
 
     total = stale_children(today=today).count()
     after_pk = 0
-    try:
-        while True:
-            with transaction.atomic():
-                if not try_job_lock(LOCK_NAME):
-                    result.locked_out = True
-                    break
-                ids, after_pk = _lock_next_batch(today=today, after_pk=after_pk, size=batch_size)
-                if after_pk is None:
-                    result.completed = True
-                    break
-                deleted = _delete_children(ids) if ids else Counter()
-                if inside_batch is not None:
-                    inside_batch(ids)
-            result.deleted.update(deleted)  # only once the batch has committed
-            result.batches += 1
-            if on_progress is not None:
-                on_progress(result.deleted["child"], total)
-    except BaseException:
-        _audit_run(result, today=today, batch_size=batch_size, interrupted=True)
-        raise
-    _audit_run(result, today=today, batch_size=batch_size)
+    while True:
+        with transaction.atomic():
+            if not try_job_lock(LOCK_NAME):
+                result.locked_out = True
+                break
+            batch, after_pk = _lock_next_batch(today=today, after_pk=after_pk, size=batch_size)
+            if after_pk is None:
+                result.completed = True
+                break
+            deleted = Counter()
+            if batch:
+                deleted = _delete_children(list(batch))
+                _audit_batch(batch, deleted, today=today, number=result.batches + 1)
+            if inside_batch is not None:
+                inside_batch(list(batch))
+        result.deleted.update(deleted)  # only once the batch has committed
+        result.batches += 1
+        if on_progress is not None:
+            on_progress(result.deleted["child"], total)
     return result
 
 
-def _lock_next_batch(*, today, after_pk, size) -> tuple[list[int], int | None]:
-    """Lock the next ``size`` candidates after ``after_pk``; return those still stale and the
-    new keyset position (None when there are no candidates left)."""
+def _lock_next_batch(*, today, after_pk, size) -> tuple[dict[int, str], int | None]:
+    """Lock the next ``size`` candidates after ``after_pk``; return those still stale (pk ->
+    reference) and the new keyset position (None when there are no candidates left)."""
     locked = list(
         stale_children(today=today)
         .filter(pk__gt=after_pk)
@@ -162,11 +161,11 @@ def _lock_next_batch(*, today, after_pk, size) -> tuple[list[int], int | None]:
         .values_list("pk", flat=True)[:size]
     )
     if not locked:
-        return [], None
+        return {}, None
     # Check again now the rows are locked: under READ COMMITTED this statement sees an
     # involvement another transaction opened since the candidates were chosen. Involvements
     # opened from now on wait for our row lock and then fail on the deleted child.
-    still_stale = list(stale_children(today=today).filter(pk__in=locked).values_list("pk", flat=True))
+    still_stale = dict(stale_children(today=today).filter(pk__in=locked).values_list("pk", "reference"))
     return still_stale, max(locked)
 
 
@@ -205,20 +204,19 @@ def _field_history_of(child_ids: list[int]) -> QuerySet[LogEntry]:
     return LogEntry.objects.filter(about)
 
 
-def _audit_run(result: RetentionResult, *, today, batch_size, interrupted=False) -> None:
-    details = {
-        "today": today.isoformat(),
-        "batch_size": batch_size,
-        "batches": result.batches,
-        "deleted": dict(sorted(result.deleted.items())),
-        "completed": result.completed,
-        "locked_out": result.locked_out,
-        "interrupted": interrupted,
-    }
-    if not interrupted:
-        audit.record_event(action=AUDIT_ACTION, context=RequestContext.system("housekeeping"), details=details)
-        return
-    try:  # the run already failed: record what it did, but never hide the original error
-        audit.record_event(action=AUDIT_ACTION, context=RequestContext.system("housekeeping"), details=details)
-    except Exception as exc:  # noqa: BLE001
-        logger.error("could not audit the interrupted expire_records run: %s", type(exc).__name__)
+def _audit_batch(batch: dict[int, str], deleted: Counter, *, today: date, number: int) -> None:
+    """One event per batch, in the batch's transaction: the deletion commits with it or not at all.
+
+    The references are the children's pseudonyms (docs/decisions.md): after the delete they
+    point at nothing, but a subject access request or an auditor holding one finds when and
+    by which run the record went. Raises if the event cannot be written (fail closed).
+    """
+    audit.record_event(
+        action=AUDIT_ACTION, context=RequestContext.system("housekeeping"),
+        details={
+            "today": today.isoformat(),
+            "batch": number,
+            "deleted": dict(sorted(deleted.items())),
+            "child_refs": sorted(batch.values()),
+        },
+    )

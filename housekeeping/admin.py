@@ -6,7 +6,8 @@ from housekeeping.models import AccessReminder, JobRun
 
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
-    list_display = ["job", "started_at", "duration_shown", "outcome", "counts_shown", "error_summary", "dry_run", "trigger"]
+    list_display = ["job", "started_at", "duration_shown", "outcome", "heartbeat_at", "counts_shown", "error_summary",
+                    "dry_run", "trigger"]
     list_filter = ["job", "outcome", "trigger", "dry_run"]
     date_hierarchy = "started_at"
 

@@ -43,6 +43,10 @@ class Job:
     description: str
     task: str  # the Celery task that runs it, as named in CELERY_BEAT_SCHEDULE
     perform: Callable[..., JobResult]  # (*, dry_run, on_progress) -> JobResult
+    # Calls on_progress after each committed batch, so its run heartbeats while it works. A job
+    # that is one long read (verify_audit_chain) cannot: it counts as abandoned only after
+    # settings.JOB_LONGEST_RUN, not settings.JOB_HEARTBEAT_TIMEOUT.
+    heartbeats: bool = True
 
 
 def _expire_records(*, dry_run: bool, on_progress: Progress) -> JobResult:
@@ -112,9 +116,9 @@ JOBS: dict[str, Job] = {job.name: job for job in [
     Job("expire_records", "Delete stale child records",
         "children.tasks.expire_stale_records", _expire_records),
     Job("verify_audit_chain", "Verify the audit log's hash chain",
-        "audit.tasks.verify_audit_chain", _verify_audit_chain),
+        "audit.tasks.verify_audit_chain", _verify_audit_chain, heartbeats=False),
     Job("score_anomalies", "Tally searches per practitioner per day for the anomaly view",
-        "audit.tasks.tally_search_volume", _score_anomalies),
+        "audit.tasks.tally_search_volume", _score_anomalies, heartbeats=False),
     Job("send_waiting_emails", "Send emails whose retry is due or that no worker picked up",
         "housekeeping.tasks.send_waiting_emails", _send_waiting_emails),
 ]}
@@ -140,13 +144,31 @@ def run_job(
     """
     job = JOBS[name]
     run = JobRun.objects.create(job=name, trigger=trigger, dry_run=dry_run)
+
+    def progress(done: int, total: int) -> None:
+        run.beat()  # after each committed batch: the sweep tells a live run from a lost one by this
+        if on_progress is not None:
+            on_progress(done, total)
+
     try:
-        result = job.perform(dry_run=dry_run, on_progress=on_progress)
+        result = job.perform(dry_run=dry_run, on_progress=progress)
     except Exception as exc:
         summary = failure_summary(exc)
         run.finish(outcome=JobRun.Outcome.FAILED, error_summary=summary)
         logger.error("housekeeping job %s (run %s) failed: %s", name, run.pk, summary)
         raise JobFailed(f"{name} failed: {summary}") from None
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit: record it, then let it stop us
+        _record_interrupted(run, exc)
+        raise
     run.finish(outcome=result.outcome, counts=result.counts, error_summary=result.summary)
     logger.info("housekeeping job %s (run %s) %s: %s", name, run.pk, result.outcome, result.counts)
     return run, result
+
+
+def _record_interrupted(run: JobRun, exc: BaseException) -> None:
+    """Mark a run stopped by an interrupt as failed, if the database still answers. A run killed
+    outright (SIGKILL, lost machine) gets here never: the sweep marks it abandoned instead."""
+    try:
+        run.finish(outcome=JobRun.Outcome.FAILED, error_summary=f"Interrupted: {failure_summary(exc)}")
+    except Exception:  # noqa: BLE001 -- never hide the interrupt behind a second error
+        logger.error("housekeeping job %s (run %s) interrupted and not recorded", run.job, run.pk)

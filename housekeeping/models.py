@@ -12,10 +12,11 @@ class JobRun(models.Model):
     """One run of one housekeeping job, as admins see it in the admin's "Job runs" list."""
 
     class Outcome(models.TextChoices):
-        RUNNING = "running", "Running (or stopped without finishing)"
+        RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         SKIPPED = "skipped", "Skipped: another run held the lock"
         FAILED = "failed", "Failed"
+        ABANDONED = "abandoned", "Abandoned: its worker stopped without finishing"
 
     class Trigger(models.TextChoices):
         CELERY = "celery", "Celery task"
@@ -28,6 +29,9 @@ class JobRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     duration = models.DurationField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING, db_index=True)
+    heartbeat_at = models.DateTimeField(
+        default=timezone.now, help_text="Last sign of life: the start, then each committed batch."
+    )
     counts = models.JSONField(default=dict, blank=True)
     error_summary = models.CharField(
         max_length=300, blank=True, help_text="What failed and where in the code; never a message that could hold personal data."
@@ -39,6 +43,11 @@ class JobRun(models.Model):
 
     def __str__(self):
         return f"{self.job} run #{self.pk}"
+
+    def beat(self) -> None:
+        """Record a sign of life (one UPDATE, committed at once outside a transaction)."""
+        self.heartbeat_at = timezone.now()
+        JobRun.objects.filter(pk=self.pk).update(heartbeat_at=self.heartbeat_at)
 
     def finish(self, *, outcome: str, counts: dict | None = None, error_summary: str = "") -> None:
         self.finished_at = timezone.now()

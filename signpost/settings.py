@@ -226,7 +226,6 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE
 # Times are Europe/London. Run exactly one beat (SPEC 8). "expires" drops a run still queued
 # when the next one is due, so a worker that was down does not replay a backlog; every job is
@@ -364,3 +363,19 @@ MIDDLEWARE[MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddlewar
     "practitioners.middleware.SessionMiddleware")  # background polls do not renew the idle timer
 MIDDLEWARE.insert(MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1,
                   "practitioners.middleware.SessionLifetimeMiddleware")
+# Lost workers (issue 17). A job run silent this long counts as abandoned, and the sweep on beat
+# queues its job again; jobs that cannot heartbeat mid-run (one long read) get JOB_LONGEST_RUN.
+# JOB_LONGEST_RUN is also Redis's visibility timeout: an unacknowledged task (its worker died)
+# is handed out again after it, so it must exceed the longest run the job list shows, or a live
+# run is handed out twice (harmless, every job is locked, but wasted).
+JOB_HEARTBEAT_TIMEOUT = timedelta(seconds=env.int("JOB_HEARTBEAT_TIMEOUT_SECONDS", default=300))
+JOB_LONGEST_RUN = timedelta(seconds=env.int("JOB_LONGEST_RUN_SECONDS", default=1800))
+JOB_SWEEP_INTERVAL = env.int("JOB_SWEEP_INTERVAL_SECONDS", default=120)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(JOB_LONGEST_RUN.total_seconds()),
+    # kombu scans for such tasks every interval x throttle seconds (default 10 x 10); once a minute.
+    "unacked_restore_interval": 60,
+    "unacked_restore_throttle": 1,
+}
+CELERY_BEAT_SCHEDULE["sweep-abandoned-runs"] = _beat(
+    "housekeeping.tasks.sweep_abandoned_runs", JOB_SWEEP_INTERVAL, JOB_SWEEP_INTERVAL)

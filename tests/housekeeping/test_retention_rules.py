@@ -138,15 +138,19 @@ def test_audit_events_about_a_deleted_child_survive_unchanged_and_the_chain_stil
     assert integrity.verify().ok
 
 
-def test_each_run_writes_one_audit_event_with_the_counts_and_no_personal_data():
-    child = last_active_on(CUTOFF - timedelta(days=30), given_names="Zebedee", family_name="Quux")
-    retention.expire_stale_records(today=TODAY, batch_size=1)
-    retention.expire_stale_records(today=TODAY)
+def test_each_batch_writes_one_audit_event_naming_its_children_by_reference_and_no_personal_data():
+    children = [last_active_on(CUTOFF - timedelta(days=30), given_names="Zebedee", family_name="Quux")
+                for _ in range(3)]
+    retention.expire_stale_records(today=TODAY, batch_size=2)
+    retention.expire_stale_records(today=TODAY)  # nothing left: no deletion, so no event
     events = list(AccessEvent.objects.filter(action="housekeeping.expire_records").order_by("id"))
-    assert [e.details["deleted"].get("child", 0) for e in events] == [1, 0]
-    assert events[0].details["completed"] is True and events[0].child_ref == ""
-    text = str([(e.details, e.reason) for e in events])
-    assert "Zebedee" not in text and "Quux" not in text and child.reference not in text
+    assert [e.details["deleted"]["child"] for e in events] == [2, 1]
+    assert [e.details["batch"] for e in events] == [1, 2]
+    assert sorted(ref for e in events for ref in e.details["child_refs"]) == sorted(c.reference for c in children)
+    assert all(e.child_ref == "" for e in events)
+    text = str([(e.details, e.reason, e.user_agent) for e in events])
+    assert "Zebedee" not in text and "Quux" not in text
+    assert integrity.verify().ok
 
 
 def test_a_dry_run_lists_references_only_and_changes_nothing():

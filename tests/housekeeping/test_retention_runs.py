@@ -4,7 +4,7 @@ import threading
 from datetime import date
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from audit.models import AccessEvent
 from children import retention
@@ -58,12 +58,38 @@ def test_a_crash_inside_a_batch_rolls_that_batch_back_whole_and_a_rerun_finishes
     assert set(Child.objects.values_list("pk", flat=True)) == {c.pk for c in children[2:]}
     for child in children[2:]:
         assert rows_of(child) == (1, 1, 1)
-    interrupted = AccessEvent.objects.get(action="housekeeping.expire_records")
-    assert interrupted.details["interrupted"] is True and interrupted.details["deleted"]["child"] == 2
+    # The committed batch has its event; the rolled-back one wrote none (its event rolled back with it).
+    committed = AccessEvent.objects.get(action="housekeeping.expire_records")
+    assert committed.details["child_refs"] == sorted(c.reference for c in children[:2])
 
     result = retention.expire_stale_records(today=TODAY, batch_size=2)
     assert result.completed and result.counts()["children"] == 3
     assert not Child.objects.exists() and not Involvement.objects.exists() and not Address.objects.exists()
+    audited = [ref for e in AccessEvent.objects.filter(action="housekeeping.expire_records")
+               for ref in e.details["child_refs"]]
+    assert sorted(audited) == sorted(c.reference for c in children)  # each deletion audited exactly once
+
+
+@pytest.fixture
+def audit_inserts_fail(db):
+    """A real database failure on insert into the audit table: a trigger made inside the test's
+    transaction, so the test's rollback takes it away again."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("""CREATE FUNCTION test_refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'disk full (test)'; END $$""")
+            cursor.execute("CREATE TRIGGER test_refuse_insert BEFORE INSERT ON audit_accessevent "
+                           "FOR EACH ROW EXECUTE FUNCTION test_refuse_insert()")
+        else:
+            cursor.execute("CREATE TRIGGER test_refuse_insert BEFORE INSERT ON audit_accessevent "
+                           "BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END")
+
+
+def test_a_batch_whose_audit_event_cannot_be_written_deletes_nothing(audit_inserts_fail):
+    children = stale_children_with_rows(3)
+    with pytest.raises(DatabaseError):
+        retention.expire_stale_records(today=TODAY, batch_size=10)
+    assert Child.objects.count() == 3 and [rows_of(c) for c in children] == [(1, 1, 1)] * 3
 
 
 def test_running_twice_deletes_nothing_more(db):
