@@ -1,5 +1,7 @@
-// Initialise GOV.UK Frontend components. A module file of our own so the CSP
-// can stay at script-src 'self'.
+// Initialise GOV.UK Frontend components and our small enhancements. Module files of our own so the
+// CSP can stay at script-src 'self'.
 import { initAll } from "../govuk/govuk-frontend.min.js";
+import { focusMarkedHeading } from "./focus.js";
 
 initAll();
+focusMarkedHeading();
