@@ -88,6 +88,8 @@ class _AccountDetails(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["organisation"].label_from_instance = lambda o: f"{o.name} ({o.local_authority.name})"
+        # A long list: static/signpost/autocomplete.js lets people type to find theirs (the <select> works without JS).
+        self.fields["organisation"].widget.attrs["data-signpost-autocomplete"] = ""
         for name, message in self.REQUIRED.items():
             if name in self.fields:
                 self.fields[name].error_messages["required"] = message
