@@ -43,14 +43,15 @@ def world():
     factories.LAAdminFactory(user=me.user, local_authority=la)
     child = factories.ChildFactory(given_names="Kacper", family_name="Kociński", date_of_birth=date(2015, 3, 9),
                                    postcode="W12 7RJ", local_authority=la)
-    for n, (org_name, service) in enumerate([("Wormholt Park Primary School", "Early help"),
-                                             ("Imperial College Healthcare NHS Trust — a very long organisation "
-                                              "name to test wrapping", "School nursing")]):
-        organisation = school if n == 0 else factories.OrganisationFactory(local_authority=la, name=org_name)
+    # Long unbroken values (an NHS trust's name, a team mailbox) are what breaks reflow, so use real-sized ones.
+    for organisation, service, email in [
+            (school, "Early help", "earlyhelp@wormholtpark.example.org"),
+            (factories.OrganisationFactory(local_authority=la, name="Central London Community Healthcare NHS Trust"),
+             "School nursing", "clcht.schoolnursing.hammersmithandfulham@nhs.example.org")]:
         factories.InvolvementFactory(child=child, organisation=organisation, contact_phone="020 7946 0555",
-                                     contact_email=f"team{n}.with.a.rather.long.address@{la.gss_code.lower()}"
-                                                   ".example.org",
-                                     service=factories.ServiceFactory(code=f"svc-{n}", name=service))
+                                     contact_email=email,
+                                     service=factories.ServiceFactory(code=service.lower().replace(" ", "-"),
+                                                                      name=service))
     from practitioners.services import involvement_access_pairs, sync_organisation_access
     sync_organisation_access(opened=involvement_access_pairs(list(child.involvements.all())),
                              context=RequestContext.system("test"))
@@ -226,7 +227,7 @@ def test_screenshots_for_the_readme(live_server, page, world, tmp_path):
     target = Path(os.environ.get("SIGNPOST_SCREENSHOTS") or tmp_path)
     target.mkdir(parents=True, exist_ok=True)
     signed_in(page, live_server, world["me"].user)
-    page.set_viewport_size({"width": 1000, "height": 760})
+    page.set_viewport_size({"width": 1200, "height": 800})
     search(page, live_server.url, given="Kasper", family="Kocinsky", dob=date(2015, 3, 9))
     page.evaluate("document.activeElement.blur()")
     shots = {"search-results.png": None, "child-record.png": world["child"].get_absolute_url(),
@@ -234,5 +235,5 @@ def test_screenshots_for_the_readme(live_server, page, world, tmp_path):
     for name, path in shots.items():
         if path:
             page.goto(live_server.url + path)
-        page.screenshot(path=str(target / name))
+        page.screenshot(path=str(target / name), full_page=True)
         assert (target / name).stat().st_size > 10_000
