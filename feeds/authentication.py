@@ -23,6 +23,8 @@ from feeds.models import OrganisationToken
 KEYWORDS = (b"token", b"bearer")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
+UNKNOWN_TOKEN = "This API token is not one Signpost issued: check you copied all of it."  # not "Invalid token."
+
 
 class FeedClient:
     """The caller behind an organisation token: an organisation's system, not a person."""
@@ -87,7 +89,7 @@ class OrganisationTokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode("ascii")
         except UnicodeDecodeError:
             _record_failure(request, "malformed key")
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
+            raise exceptions.AuthenticationFailed(UNKNOWN_TOKEN) from None
         token = (
             OrganisationToken.objects.select_related("organisation__local_authority")
             .filter(key_hash=OrganisationToken.hash_key(key))
@@ -95,7 +97,7 @@ class OrganisationTokenAuthentication(authentication.BaseAuthentication):
         )
         if token is None:
             _record_failure(request, "unknown token")
-            raise exceptions.AuthenticationFailed("Invalid token.")
+            raise exceptions.AuthenticationFailed(UNKNOWN_TOKEN)
         if token.revoked_at is not None:
             _record_failure(request, "revoked token", token)
             raise exceptions.AuthenticationFailed("This token has been revoked.")

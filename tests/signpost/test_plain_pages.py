@@ -1,6 +1,7 @@
 """GOV.UK patterns on the busy pages: the folded search form, next steps when nothing matches, the date input
 on the auditors' filters, and plain words for a wrong code."""
 
+import re
 from datetime import date
 
 import pytest
@@ -111,3 +112,27 @@ def test_a_wrong_authenticator_code_is_explained_in_plain_words(db):
     page = client.post("/account/login/", {"login_view-current_step": "token", "token-otp_token": wrong}).content
     assert b"The code is wrong or has expired" in page
     assert b"Invalid token" not in page and b"not valid" not in page
+
+
+def test_an_unknown_api_token_is_refused_in_plain_words(db):
+    response = Client().post("/api/v1/involvements/bulk", {"rows": []}, content_type="application/json",
+                             HTTP_AUTHORIZATION="Token sp_not-a-real-token")
+    assert response.status_code in (401, 403)
+    assert "not one Signpost issued" in response.json()["detail"] and "Invalid" not in response.json()["detail"]
+
+
+def test_the_create_account_form_names_each_missing_answer_once_and_asks_who_before_vetting(db):
+    la = factories.LocalAuthorityFactory()
+    admin = factories.LAAdminFactory(local_authority=la).user
+    factories.OrganisationFactory(local_authority=la)
+    page = verified_login(Client(), admin).post(reverse("practitioners:new_practitioner"),
+                                                {"first_name": ""}).content.decode()
+    summary = page.split('govuk-error-summary__list">')[1].split("</ul>")[0]
+    assert "This field is required" not in page
+    for message in ("Enter a first name", "Enter a last name", "Enter a work email address",
+                    "Choose the practitioner's organisation", "Enter a job title", "Enter a work phone number",
+                    "Enter a username", "Enter the date of vetting check"):
+        assert len(re.findall(re.escape(message).replace("'", "(?:'|&#x27;|&#39;)"), summary)) == 1, message
+    assert "Choose your organisation" not in page
+    assert re.search(r"<label[^>]*>\s*Practitioner(&#x27;|&#39;|')s organisation", page)
+    assert page.index('name="first_name"') < page.index('name="username"') < page.index('name="vetting_checked_on_0"')
