@@ -70,6 +70,14 @@ LABELS = {
     "housekeeping.expire_records": "Deleted stale records",
     "feed.bulk": "Received a feed batch",
     "token.revoke_all": "API tokens ended (password changed)",
+    # Throttles and sessions (issue 17).
+    "login.account_locked": "Account locked after repeated sign-in failures",
+    "login.lockout.clear": "Cleared a practitioner's sign-in lockout",
+    "child.search.refused": "Search refused: search limit reached",
+    "api.token.refused": "Refused a practitioner's API token",
+    "session.list": "Viewed own sessions",
+    "session.end": "Ended one of own sessions",
+    "session.expired": "Session ended: too long since sign-in",
     # LA admin console: the form pages before each account change.
     "console.approve_form": "Opened the approve-account form",
     "console.suspend_form": "Opened the suspend-account form",

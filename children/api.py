@@ -3,13 +3,14 @@
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from audit.context import RequestContext
 from children import serializers, services
+from practitioners import throttles
 from practitioners.api_permissions import IsVettedPractitioner
 from practitioners.permissions import NoGrant, NotVetted
 
@@ -25,11 +26,15 @@ class ChildSearchView(APIView):
                     "so that names and dates of birth never appear in URLs or access logs. Every search is audited.",
         request=serializers.SearchRequestSerializer,
         responses={200: serializers.SearchResultSerializer, 400: OpenApiResponse(description="Invalid query"),
-                   403: OpenApiResponse(description="Not a vetted practitioner")},
+                   403: OpenApiResponse(description="Not a vetted practitioner"),
+                   429: OpenApiResponse(description="Over the searches allowed per minute or per day")},
     )
     def post(self, request):
         query = serializers.SearchRequestSerializer(data=request.data)
         query.is_valid(raise_exception=True)
+        refusal = throttles.search_refused(request)
+        if refusal is not None:  # over SEARCH_RATE_PER_MINUTE or _PER_DAY: audited, nothing searched
+            raise Throttled(wait=refusal.retry_after, detail=refusal.message)
         try:
             outcome = services.search_children(query=query.query(), mode=query.validated_data["mode"],
                                                context=RequestContext.of(request))

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.context import RequestContext
 from children import forms, matching, selectors, services
+from practitioners import throttles
 from practitioners.decorators import practitioner_required, record_viewer_required, refused_page
 from practitioners.forms import add_service_errors
 from practitioners.permissions import NoGrant, NotVetted
@@ -47,6 +48,11 @@ def search(request):
     if request.method == "POST":
         form = forms.SearchForm(request.POST)
         if form.is_valid():
+            refusal = throttles.search_refused(request)
+            if refusal is not None:  # over SEARCH_RATE_PER_MINUTE or _PER_DAY: audited, nothing searched
+                response = render(request, "children/search_limit.html", {"refusal": refusal}, status=429)
+                response["Retry-After"] = str(refusal.retry_after)
+                return response
             mode = matching.FUZZY if form.cleaned_data["similar"] else matching.AUTO
             outcome = services.search_children(query=form.query(), mode=mode, context=context)
     else:

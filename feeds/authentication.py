@@ -3,14 +3,14 @@
 Checked on every request against the database (revoked tokens stop at once, SPEC 8);
 the last-used time is written at most once a minute so a busy feed does not turn
 every call into an extra UPDATE. django-axes never sees these attempts, so failed
-keys are throttled here: after ``FEED_TOKEN_FAILURE_LIMIT`` failures from one
-address, that address is refused for ``FEED_TOKEN_LOCKOUT_MINUTES``.
+keys are counted, audited and throttled here, per client address and claimed
+organisation (``_refuse``): past ``FEED_TOKEN_FAILURE_LIMIT`` in
+``FEED_TOKEN_LOCKOUT_MINUTES`` a wrong key gets 429, while a right key always works.
 """
 
+import re
 from datetime import timedelta
 
-from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
@@ -18,7 +18,8 @@ from rest_framework import authentication, exceptions, permissions, throttling
 from audit import services as audit
 from audit.context import RequestContext
 from audit.models import AccessEvent
-from feeds.models import OrganisationToken
+from feeds.models import TOKEN_PREFIX, OrganisationToken
+from practitioners.throttles import FailedKeyThrottle
 
 KEYWORDS = (b"token", b"bearer")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -49,27 +50,36 @@ def feed_context(request) -> RequestContext:
                           request_id=base.request_id)
 
 
-def _failure_key(request) -> str:
-    return f"feeds:token-failures:{request.META.get('REMOTE_ADDR', '')}"
+SAFE_PREFIX = re.compile(rf"^{TOKEN_PREFIX}[A-Za-z0-9_-]{{7}}\Z")  # what new_key() makes; nothing else is looked up
+FEED_TOKENS = FailedKeyThrottle("feed-token", limit_setting="FEED_TOKEN_FAILURE_LIMIT",
+                                minutes_setting="FEED_TOKEN_LOCKOUT_MINUTES")
 
 
-def locked_out(request) -> bool:
-    return (cache.get(_failure_key(request)) or 0) >= settings.FEED_TOKEN_FAILURE_LIMIT
+def _claim(key: str) -> tuple[str, OrganisationToken | None]:
+    """What a wrong key claims to be: the organisation whose token prefix it carries, else "unknown"."""
+    prefix = key[:10]  # as feeds.services.issue_token stores it
+    claimed = (OrganisationToken.objects.filter(prefix=prefix).only("pk", "organisation_id").first()
+               if SAFE_PREFIX.match(prefix) else None)
+    return (f"organisation:{claimed.organisation_id}" if claimed else "unknown"), claimed
 
 
-def _record_failure(request, reason: str, token: OrganisationToken | None = None):
-    key = _failure_key(request)
-    cache.add(key, 0, timeout=settings.FEED_TOKEN_LOCKOUT_MINUTES * 60)
-    try:
-        failures = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=settings.FEED_TOKEN_LOCKOUT_MINUTES * 60)
-        failures = 1
+def _refuse(request, reason: str, *, key: str = "", token: OrganisationToken | None = None, message: str):
+    """Count a failed key under (client address, claimed organisation), audit it, and raise 401, or
+    429 once that pair is over ``FEED_TOKEN_FAILURE_LIMIT``. The pair, not the address alone: behind a
+    proxy every client shares an address, and one client's failures must not refuse another
+    organisation's key (issue 17)."""
+    claim, claimed = (f"organisation:{token.organisation_id}", token) if token else _claim(key)
+    failures = FEED_TOKENS.fail(request, claim)
+    throttled = FEED_TOKENS.over(failures)
     audit.record_event(
         action="feed.token.refused", context=feed_context(request), outcome=AccessEvent.Outcome.DENIED,
-        reason=reason, details={"token_id": getattr(token, "pk", None), "failures": failures,
-                                "organisation_id": getattr(token, "organisation_id", None)},
+        reason=reason, details={"token_id": getattr(token, "pk", None), "failures": failures, "throttled": throttled,
+                                "organisation_id": getattr(claimed, "organisation_id", None)},
     )
+    if throttled:
+        raise exceptions.Throttled(wait=FEED_TOKENS.seconds,
+                                   detail="Too many failed token attempts; try again later.")
+    raise exceptions.AuthenticationFailed(message)
 
 
 class OrganisationTokenAuthentication(authentication.BaseAuthentication):
@@ -77,30 +87,23 @@ class OrganisationTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() not in KEYWORDS:
             return None
-        if locked_out(request):
-            raise exceptions.Throttled(
-                wait=settings.FEED_TOKEN_LOCKOUT_MINUTES * 60,
-                detail="Too many failed token attempts from this address; try again later.",
-            )
         if len(header) != 2:
-            _record_failure(request, "malformed header")
-            raise exceptions.AuthenticationFailed("Give the token as: Authorization: Token <key>.")
+            _refuse(request, "malformed header", message="Give the token as: Authorization: Token <key>.")
         try:
             key = header[1].decode("ascii")
         except UnicodeDecodeError:
-            _record_failure(request, "malformed key")
-            raise exceptions.AuthenticationFailed(UNKNOWN_TOKEN) from None
+            _refuse(request, "malformed key", message=UNKNOWN_TOKEN)
         token = (
             OrganisationToken.objects.select_related("organisation__local_authority")
             .filter(key_hash=OrganisationToken.hash_key(key))
             .first()
         )
+        # A right key is accepted whatever failures its address or organisation has had: the rest of a
+        # 256-bit key cannot be guessed, so refusing it would only hand others a way to lock it out.
         if token is None:
-            _record_failure(request, "unknown token")
-            raise exceptions.AuthenticationFailed(UNKNOWN_TOKEN)
+            _refuse(request, "unknown token", key=key, message=UNKNOWN_TOKEN)
         if token.revoked_at is not None:
-            _record_failure(request, "revoked token", token)
-            raise exceptions.AuthenticationFailed("This token has been revoked.")
+            _refuse(request, "revoked token", token=token, message="This token has been revoked.")
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
             OrganisationToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -26,6 +26,7 @@ from feeds.forms import IssueTokenForm, MergeForm, QualityForm, ReviewDecisionFo
 from feeds.models import ChildMerge, CsvUpload, MatchReview, OrganisationToken
 from practitioners import permissions, roles
 from practitioners.decorators import refuse, role_required, signed_in_required
+from practitioners.middleware import background_request
 from practitioners.models import Service
 
 
@@ -305,6 +306,7 @@ def upload_detail(request, pk):
     })
 
 
+@background_request  # polled by the progress page's script: does not renew the idle timer
 @require_GET
 @uploader_page
 @transaction.atomic

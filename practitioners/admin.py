@@ -61,3 +61,19 @@ class AccessRequestAdmin(admin.ModelAdmin):
     list_display = ["__str__", "practitioner", "status", "requested_at", "decided_at"]
     list_filter = ["status"]
     raw_id_fields = ["practitioner", "child", "decided_by", "grant"]
+
+
+@admin.register(models.SignInFailure)
+class SignInFailureAdmin(admin.ModelAdmin):
+    """For a superuser to unlock an account that has no practitioner page (an LA admin's, an auditor's):
+    deleting its rows opens it. Practitioners are unlocked from the LA admin console (audited there)."""
+
+    list_display = ("username", "failed_at")
+    search_fields = ("username",)
+    date_hierarchy = "failed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -6,7 +6,8 @@
 - There is no page to switch the second factor off: Signpost requires it.
 """
 
-from django.shortcuts import redirect
+from django.conf import settings
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import urlencode
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -14,7 +15,7 @@ from two_factor import views as tf
 from two_factor.utils import default_device
 
 from audit.context import RequestContext
-from practitioners import services
+from practitioners import services, throttles
 
 
 def _relabel(form, labels: dict) -> None:
@@ -45,7 +46,27 @@ def authenticator_of(user):
     return default_device(user) or TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
 
 
+def locked_out_page(request, *, until):
+    """The GOV.UK lockout page (429) for an account locked from every address."""
+    return render(request, settings.AXES_LOCKOUT_TEMPLATE, {"account_locked_until": until}, status=429)
+
+
 class LoginView(tf.LoginView):
+    def post(self, *args, **kwargs):
+        """Refuse a locked account at every step (password, code, recovery code) before checking
+        anything, so a lockout cannot be walked around by going straight to the code step."""
+        step = self.request.POST.get(f"{self.get_prefix(self.request)}-current_step", self.steps.current)
+        if step == self.AUTH_STEP:
+            username = self.request.POST.get(f"{self.AUTH_STEP}-username", "")
+        else:
+            user = self.get_user()
+            username = user.get_username() if user else ""
+        until = throttles.account_locked_until(username) if username else None
+        if until is not None:
+            services.record_lockout(username=username, scope="account", context=RequestContext.of(self.request))
+            return locked_out_page(self.request, until=until)
+        return super().post(*args, **kwargs)
+
     def has_token_step(self):
         return bool(authenticator_of(self.get_user())) and not self.remember_agent
 
@@ -76,10 +97,18 @@ class LoginView(tf.LoginView):
         step = self.steps.current
         if form is not None and form.is_bound and form.errors and step in (self.TOKEN_STEP, self.BACKUP_STEP):
             user = self.get_user()
+            username = user.get_username() if user else ""
+            # django-otp's back-off refuses every code, right or wrong, for a while after a wrong one:
+            # say so in the event, so the audit shows the throttle holding.
+            # (django-otp raises those refusals without a code; a checked wrong code is "invalid_token").
+            throttled = any(e.code is None for e in form.errors.as_data().get("__all__", []))
             services.record_login_failure(
-                username=user.get_username() if user else "", stage="second_factor" if step == self.TOKEN_STEP
-                else "recovery_code", context=RequestContext.of(self.request),
+                username=username, stage="second_factor" if step == self.TOKEN_STEP else "recovery_code",
+                context=RequestContext.of(self.request), throttled=throttled,
             )
+            until = throttles.account_locked_until(username) if username else None
+            if until is not None:
+                return locked_out_page(self.request, until=until)
         return super().render(form, **kwargs)
 
     def done(self, form_list, **kwargs):

@@ -105,6 +105,10 @@ class _AccountDetails(forms.Form):
 
 
 class RegistrationForm(_AccountDetails):
+    # Signpost chooses the username (services.register_practitioner), so the public form cannot be
+    # used to find out which usernames exist (issue 17).
+    username = None
+
     password1 = forms.CharField(
         label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="At least 12 characters. Avoid common passwords and your own name.",

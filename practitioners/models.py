@@ -276,9 +276,33 @@ class UserSession(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signpost_sessions")
     session_key = models.CharField(max_length=40, unique=True)
     started_at = models.DateTimeField(default=timezone.now)
+    # Shown to the user on "Your sessions" so they can tell their devices apart (ASVS 3.3.4).
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    last_seen_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):
         return f"Session #{self.pk}"
+
+
+class SignInFailure(models.Model):
+    """One failed sign-in (wrong password or code) for a username, from any address.
+
+    Counted over a sliding window to lock the account across all addresses (ASVS 2.2.1:
+    at most ``LOGIN_ACCOUNT_FAILURE_LIMIT`` an hour); django-axes keeps the per-address
+    lockout. Keyed by the username as typed (cut to the field's length), whether or not
+    an account has it, so a lockout says nothing about which usernames exist. Rows older
+    than the window are deleted as new ones arrive.
+    """
+
+    username = models.CharField(max_length=150)
+    failed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["username", "failed_at"], name="signin_failure_user_time")]
+
+    def __str__(self):
+        return f"Sign-in failure #{self.pk}"
 
 
 class ChildUserObjectPermission(UserObjectPermissionBase):

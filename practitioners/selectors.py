@@ -56,3 +56,19 @@ def access_requests_of(practitioner: Practitioner) -> QuerySet[AccessRequest]:
 
 def open_request_for(practitioner: Practitioner, child) -> AccessRequest | None:
     return AccessRequest.objects.filter(practitioner=practitioner, child=child, status=AccessRequest.Status.OPEN).first()
+
+
+def live_sessions_of(user) -> list:
+    """The user's sessions that can still be used (within the idle timeout and the absolute
+    lifetime), newest first. Sessions are Django's database sessions (SESSION_ENGINE's default)."""
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from practitioners.models import UserSession
+
+    now = timezone.now()
+    live_keys = Session.objects.filter(expire_date__gt=now).values("session_key")
+    return list(UserSession.objects.filter(user=user, session_key__in=live_keys,
+                                           started_at__gt=now - settings.SESSION_ABSOLUTE_LIFETIME)
+                .order_by("-last_seen_at", "-pk"))

@@ -258,15 +258,37 @@ def _new_account(*, username, password, first_name, last_name, email, organisati
     return practitioner
 
 
+def new_username(*, first_name: str, last_name: str) -> str:
+    """An unused username made by Signpost: ``first.last.1234`` in plain ASCII letters and digits.
+
+    Registrants do not choose usernames, so the public sign-up form never says whether one is taken
+    (issue 17: choosing one and being told "taken" revealed who has an account)."""
+    import unicodedata
+
+    def plain(text: str) -> str:
+        folded = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode("ascii").lower()
+        return "".join(c for c in folded if c.isalnum())[:20]
+
+    stem = ".".join(part for part in (plain(first_name), plain(last_name)) if part) or "user"
+    users = get_user_model().objects
+    for digits in (4, 4, 4, 6, 6, 8):
+        candidate = f"{stem}.{secrets.randbelow(10 ** digits):0{digits}d}"
+        if not users.filter(username__iexact=candidate).exists():
+            return candidate
+    return f"{stem}.{secrets.token_hex(8)}"
+
+
 def register_practitioner(
-    *, username: str, password: str, first_name: str, last_name: str, email: str, organisation,
+    *, password: str, first_name: str, last_name: str, email: str, organisation,
     job_title: str, work_phone: str, work_email: str, context: RequestContext,
 ) -> Practitioner:
-    """Self-registration: a user and a ``pending`` practitioner in the Practitioner role.
+    """Self-registration: a user with a username Signpost chooses (``new_username``) and a ``pending``
+    practitioner in the Practitioner role.
 
     The account can sign in and set up its second factor, but sees no child until an LA
     admin of its organisation's area approves it. Audits ``practitioner.register``.
     """
+    username = new_username(first_name=first_name, last_name=last_name)
     with transaction.atomic():
         practitioner = _new_account(
             username=username, password=password, first_name=first_name, last_name=last_name, email=email,
@@ -303,6 +325,16 @@ def create_practitioner_account(
         practitioner=practitioner, vetting_checked_on=vetting_checked_on, vetting_expires_on=vetting_expires_on,
         training_completed_on=training_completed_on, context=context, reason="Vetting and training checked when the "
         "account was created.")
+
+
+def send_username_email(*, practitioner: Practitioner) -> None:
+    """Tell a new registrant the username Signpost chose for them."""
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+
+    user = practitioner.user
+    body = render_to_string("practitioners/email/registered.txt", {"user": user, "practitioner": practitioner})
+    send_mail("Your Signpost username", body, settings.DEFAULT_FROM_EMAIL, [user.email])
 
 
 def send_set_password_email(*, practitioner: Practitioner, site_url: str) -> None:
@@ -673,27 +705,84 @@ def review_break_glass(*, grant: AccessGrant, outcome: str, comment: str, contex
 
 @transaction.atomic
 def record_login_success(*, user, session_key: str | None, second_factor: bool, context: RequestContext) -> None:
-    """A completed sign-in: remember the session (so suspension can end it). Audits ``login.success``."""
+    """A completed sign-in: remember the session, where from and on what (so suspension can end it and
+    the user can see it on "Your sessions"). Audits ``login.success``."""
     if session_key:
-        UserSession.objects.update_or_create(session_key=session_key, defaults={"user": user})
+        UserSession.objects.update_or_create(session_key=session_key, defaults={
+            "user": user, "ip_address": context.ip_address, "user_agent": (context.user_agent or "")[:300],
+            "started_at": timezone.now(), "last_seen_at": timezone.now()})
     audit.record_event(action="login.success", context=context, actor=user,
                        details={"second_factor": second_factor})
 
 
 @transaction.atomic
-def record_login_failure(*, username: str, stage: str, context: RequestContext) -> None:
-    """A wrong password (stage ``password``) or wrong code (``second_factor``). Audits ``login.failure``."""
+def record_login_failure(*, username: str, stage: str, context: RequestContext, throttled: bool = False) -> None:
+    """A wrong password (stage ``password``) or wrong code (``second_factor``, ``recovery_code``).
+    Audits ``login.failure``; counts it against the account from every address, and audits
+    ``login.account_locked`` when this failure reaches ``LOGIN_ACCOUNT_FAILURE_LIMIT``."""
+    from practitioners import throttles
+
     user = get_user_model().objects.filter(username=username).first() if username else None
-    audit.record_event(action="login.failure", context=context, actor=user, outcome="denied",
-                       details={"username": (username or "")[:150], "stage": stage})
+    details = {"username": (username or "")[:150], "stage": stage}
+    if throttled:  # django-otp refused the code without checking it (its back-off after wrong codes)
+        details["throttled"] = True
+    audit.record_event(action="login.failure", context=context, actor=user, outcome="denied", details=details)
+    locked_until = throttles.count_sign_in_failure(username)
+    if locked_until is not None:
+        audit.record_event(action="login.account_locked", context=context, actor=user, outcome="denied",
+                           details={"username": (username or "")[:150], "until": locked_until.isoformat(),
+                                    "limit": settings.LOGIN_ACCOUNT_FAILURE_LIMIT})
 
 
 @transaction.atomic
-def record_lockout(*, username: str, context: RequestContext) -> None:
-    """Too many failures from this username and address: sign-in refused. Audits ``login.lockout``."""
+def record_lockout(*, username: str, context: RequestContext, scope: str = "address") -> None:
+    """A sign-in refused without checking the password: too many failures from this username and
+    address (``scope`` "address", django-axes) or for the account from every address ("account").
+    Audits ``login.lockout``."""
     user = get_user_model().objects.filter(username=username).first() if username else None
     audit.record_event(action="login.lockout", context=context, actor=user, outcome="denied",
-                       details={"username": (username or "")[:150]})
+                       details={"username": (username or "")[:150], "scope": scope})
+
+
+@transaction.atomic
+def clear_sign_in_lockout(*, practitioner: Practitioner, context: RequestContext) -> dict:
+    """An LA admin of the practitioner's area lets them sign in again at once: the account's failures
+    (every address), django-axes' per-address records and django-otp's wrong-code back-off are cleared.
+    Raises PermissionDenied for anyone else. Audits ``login.lockout.clear`` with what was cleared."""
+    from axes.models import AccessAttempt
+    from django_otp import devices_for_user
+
+    from practitioners.models import SignInFailure
+
+    if context.user is None or not permissions.administers(context.user, practitioner.organisation.local_authority):
+        raise PermissionDenied("Only an LA admin of the practitioner's local authority can clear their lockout.")
+    user = practitioner.user
+    failures, _ = SignInFailure.objects.filter(username=user.get_username()[:150]).delete()
+    addresses, _ = AccessAttempt.objects.filter(username=user.get_username()).delete()
+    devices = 0
+    for device in devices_for_user(user, confirmed=None):
+        if getattr(device, "throttling_failure_count", 0):
+            device.throttle_reset(commit=True)
+            devices += 1
+    cleared = {"practitioner_id": practitioner.pk, "failures": failures, "address_records": addresses,
+               "devices": devices}
+    audit.record_event(action="login.lockout.clear", context=context, actor=context.user, details=cleared)
+    return cleared
+
+
+@transaction.atomic
+def record_search_refusal(*, context: RequestContext, period: str, limit: int) -> None:
+    """A search refused because the practitioner is over ``SEARCH_RATE_PER_MINUTE`` or ``_PER_DAY``.
+    Audits ``child.search.refused`` (nothing was searched, so no query fingerprint)."""
+    audit.record_event(action="child.search.refused", context=context, outcome="denied",
+                       details={"period": period, "limit": limit})
+
+
+@transaction.atomic
+def record_api_token_refusal(*, context: RequestContext, reason: str, failures: int, throttled: bool) -> None:
+    """A practitioner API token that matched no live token. Audits ``api.token.refused``."""
+    audit.record_event(action="api.token.refused", context=context, outcome="denied", reason=reason,
+                       details={"failures": failures, "throttled": throttled})
 
 
 @transaction.atomic
@@ -703,6 +792,38 @@ def record_logout(*, user, session_key: str | None, context: RequestContext) -> 
         UserSession.objects.filter(session_key=session_key).delete()
     if user is not None and getattr(user, "is_authenticated", False):
         audit.record_event(action="logout", context=context, actor=user)
+
+
+@transaction.atomic
+def end_own_session(*, session_id: int, current_key: str | None, context: RequestContext) -> None:
+    """The signed-in user ends another of their own sessions (another device or browser).
+
+    Raises UserSession.DoesNotExist for a session that is not theirs (the view answers 404, as for
+    none at all) and ValidationError for the session making the request (use "Sign out").
+    Audits ``session.end``.
+    """
+    user = context.user
+    row = UserSession.objects.select_for_update().get(pk=session_id, user_id=getattr(user, "pk", None))
+    if current_key and row.session_key == current_key:
+        raise ValidationError("This is the session you are using now: sign out instead.")
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
+    SessionStore(session_key=row.session_key).delete()
+    audit.record_event(action="session.end", context=context, details={"session_id": row.pk})
+    row.delete()
+
+
+def note_session_seen(*, session_key: str, now) -> None:
+    """When the session was last used, for "Your sessions" (written at most once a minute)."""
+    UserSession.objects.filter(session_key=session_key).update(last_seen_at=now)
+
+
+@transaction.atomic
+def record_session_expired(*, user, session_key: str | None, why: str, context: RequestContext) -> None:
+    """A session reached its absolute lifetime (``SESSION_ABSOLUTE_LIFETIME``) and was ended.
+    Audits ``session.expired``."""
+    if session_key:
+        UserSession.objects.filter(session_key=session_key).delete()
+    audit.record_event(action="session.expired", context=context, actor=user, details={"why": why})
 
 
 @transaction.atomic

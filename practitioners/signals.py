@@ -8,6 +8,7 @@ from django.dispatch import receiver
 
 from audit.context import RequestContext
 from practitioners import services
+from practitioners.middleware import mark_signed_in
 
 
 def _context(request) -> RequestContext:
@@ -17,6 +18,8 @@ def _context(request) -> RequestContext:
 @receiver(user_logged_in, dispatch_uid="signpost.login_success")
 def _login_succeeded(sender, request, user, **kwargs):
     session = getattr(request, "session", None)
+    if session is not None:
+        mark_signed_in(session)
     services.record_login_success(
         user=user, session_key=getattr(session, "session_key", None),
         second_factor=getattr(user, "otp_device", None) is not None, context=_context(request),
@@ -33,6 +36,10 @@ def _logged_out(sender, request, user, **kwargs):
 def _login_failed(sender, credentials, request=None, **kwargs):
     # While locked out, axes refuses before the password is checked: that is recorded as a lockout.
     if request is not None and getattr(request, "axes_locked_out", False):
+        return
+    # The account is locked from every address (practitioners.backends): a refusal, not a guess.
+    if request is not None and getattr(request, "signpost_account_locked_until", None):
+        services.record_lockout(username=credentials.get("username", ""), scope="account", context=_context(request))
         return
     services.record_login_failure(username=credentials.get("username", ""), stage="password",
                                   context=_context(request))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from practitioners import views
+from practitioners import session_views, views
 
 app_name = "practitioners"
 
@@ -18,6 +18,9 @@ urlpatterns = [
     path("console/practitioners/<int:pk>/suspend/", views.suspend, name="suspend"),
     path("console/practitioners/<int:pk>/reinstate/", views.reinstate, name="reinstate"),
     path("console/practitioners/<int:pk>/vetting/", views.vetting, name="vetting"),
+    path("console/practitioners/<int:pk>/clear-lockout/", views.clear_lockout, name="clear_lockout"),
+    path("sessions/", session_views.sessions, name="sessions"),
+    path("sessions/<int:pk>/end/", session_views.end_session, name="end_session"),
     path("console/access-requests/", views.access_requests, name="access_requests"),
     path("console/access-requests/<int:pk>/", views.decide_access_request, name="decide_access_request"),
     path("console/break-glass/", views.break_glass_reviews, name="break_glass_reviews"),

@@ -12,13 +12,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.context import RequestContext
 from children.models import Child
 from practitioners import forms, permissions, roles, selectors, services
 from practitioners.decorators import practitioner_required, refuse, role_required
 from practitioners.models import AccessGrant, AccessRequest, Organisation, Practitioner
+from practitioners import throttles
 from practitioners.throttles import over_rate
 
 
@@ -51,18 +52,24 @@ def register(request):
         return render(request, "practitioners/register.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        services.register_practitioner(
-            username=data["username"], password=data["password1"], first_name=data["first_name"],
-            last_name=data["last_name"], email=data["email"], organisation=data["organisation"],
-            job_title=data["job_title"], work_phone=data["work_phone"], work_email=data["email"],
-            context=RequestContext.of(request),
-        )
+        with transaction.atomic():
+            practitioner = services.register_practitioner(
+                password=data["password1"], first_name=data["first_name"],
+                last_name=data["last_name"], email=data["email"], organisation=data["organisation"],
+                job_title=data["job_title"], work_phone=data["work_phone"], work_email=data["email"],
+                context=RequestContext.of(request),
+            )
+            transaction.on_commit(lambda: services.send_username_email(practitioner=practitioner))
+        request.session[NEW_USERNAME] = practitioner.user.get_username()  # shown once, on the next page
         return redirect("practitioners:registered")
     return render(request, "practitioners/register.html", {"form": form})
 
 
+NEW_USERNAME = "signpost_registered_username"
+
+
 def registered(request):
-    return render(request, "practitioners/registered.html")
+    return render(request, "practitioners/registered.html", {"username": request.session.pop(NEW_USERNAME, "")})
 
 
 # --- Practitioner: access requests and break-glass ------------------------------------------
@@ -203,11 +210,27 @@ def practitioner_detail(request, pk):
         history = list(practitioner.status_changes.select_related("changed_by"))
         grants = list(practitioner.grants.live().select_related("child").order_by("expires_at")[:50])
         organisation_records = permissions.children_with_organisation_access(practitioner.organisation).count()
+        lockout = throttles.sign_in_lockout(practitioner.user)
     return render(request, "practitioners/console/practitioner_detail.html", {
         "practitioner": practitioner, "history": history, "grants": grants,
-        "organisation_records": organisation_records,
+        "organisation_records": organisation_records, "lockout": lockout,
         "vetting_current": practitioner.vetting_current(), "training_current": practitioner.training_current(),
     })
+
+
+@require_POST
+@role_required(roles.LA_ADMIN)
+def clear_lockout(request, pk):
+    """Let a practitioner who is locked out of signing in try again now (audited)."""
+    practitioner, refusal = _administered_practitioner(request, pk)
+    if refusal:
+        return refusal
+    try:
+        services.clear_sign_in_lockout(practitioner=practitioner, context=RequestContext.of(request))
+    except PermissionDenied:
+        return _other_la(request)
+    messages.success(request, "Sign-in lockout cleared. The practitioner can sign in again now.")
+    return redirect("practitioners:practitioner_detail", pk=practitioner.pk)
 
 
 def _lifecycle_view(request, pk, *, form_class, template, act, success, action):

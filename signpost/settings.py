@@ -320,3 +320,23 @@ CELERY_BEAT_SCHEDULE["audit-anchor-chain-heads"] = {"task": "audit.tasks.anchor_
 CELERY_BEAT_SCHEDULE["audit-ensure-partitions"] = {"task": "audit.tasks.ensure_partitions", "schedule": 86400.0}
 MIDDLEWARE.append("audit.middleware.AdminAccessAuditMiddleware")
 CELERY_BEAT_SCHEDULE["audit-tally-search-volume"] = {"task": "audit.tasks.tally_search_volume", "schedule": 3600.0}
+
+# Throttles and sessions (issue 17; practitioners/throttles.py, practitioners/middleware.py).
+# Failed sign-ins per account from every address together (ASVS 2.2.1); axes keeps the per-address lock.
+LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("LOGIN_ACCOUNT_FAILURE_LIMIT", default=100)
+LOGIN_ACCOUNT_WINDOW = timedelta(minutes=env.int("LOGIN_ACCOUNT_WINDOW_MINUTES", default=60))
+AUTHENTICATION_BACKENDS.insert(1, "practitioners.backends.AccountLockoutBackend")  # after axes, before passwords
+AXES_USERNAME_CALLABLE = "practitioners.throttles.axes_username"  # cut to 150 characters, no NUL
+# Wrong practitioner API tokens, per client address (a right token is never refused for them).
+API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", default=20)
+API_TOKEN_LOCKOUT_MINUTES = env.int("API_TOKEN_LOCKOUT_MINUTES", default=15)
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"][0] = "practitioners.api_authentication.PractitionerTokenAuthentication"
+# Searches per practitioner, web and API together.
+SEARCH_RATE_PER_MINUTE = env.int("SEARCH_RATE_PER_MINUTE", default=30)
+SEARCH_RATE_PER_DAY = env.int("SEARCH_RATE_PER_DAY", default=500)
+# A session ends this long after sign-in however active (ASVS 3.3.2); the idle timeout is SESSION_COOKIE_AGE.
+SESSION_ABSOLUTE_LIFETIME = timedelta(hours=env.int("SESSION_ABSOLUTE_HOURS", default=12))
+MIDDLEWARE[MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware")] = (
+    "practitioners.middleware.SessionMiddleware")  # background polls do not renew the idle timer
+MIDDLEWARE.insert(MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1,
+                  "practitioners.middleware.SessionLifetimeMiddleware")

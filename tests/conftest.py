@@ -35,8 +35,12 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def _public_forms_unthrottled(settings):
-    """The whole suite signs up and asks for reset links from one address; the throttles' own tests set real rates."""
+    """The whole suite signs up, asks for reset links and searches from one address; the throttles' own
+    tests set real rates."""
     settings.REGISTRATION_RATE = settings.PASSWORD_RESET_RATE = "100000/m"
+    # Search limits count per user id in the cache, which outlives each test's database: the limits'
+    # own tests (tests/children/test_search_limits.py) set real rates and a clean cache.
+    settings.SEARCH_RATE_PER_MINUTE = settings.SEARCH_RATE_PER_DAY = 100000
 
 
 @pytest.fixture(autouse=True)

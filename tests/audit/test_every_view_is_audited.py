@@ -25,7 +25,7 @@ from audit.services import record_event
 from feeds import csv_format, merging
 from feeds.models import CsvUpload, MatchReview, OrganisationToken
 from practitioners import roles
-from practitioners.models import AccessGrant, AccessRequest, Practitioner
+from practitioners.models import AccessGrant, AccessRequest, Practitioner, UserSession
 from practitioners.services import grant_access, involvement_access_pairs, sync_organisation_access
 from tests import factories
 
@@ -213,7 +213,13 @@ AUDITED = {
         Audited("practitioner.credentials", "la_admin", method="post", url=on("practitioners:vetting", "active"),
                 data=current_credentials),
     ),
+    "practitioners:clear_lockout": Audited("login.lockout.clear", "la_admin", method="post",
+                                           url=on("practitioners:clear_lockout", "active")),
     "practitioners:access_requests": Audited("console.access_requests", "la_admin"),
+    # "Your sessions": the user's own sign-ins (where from, on what), and ending one of the others.
+    "practitioners:sessions": Audited("session.list", "granted"),
+    "practitioners:end_session": Audited("session.end", "granted", method="post",
+                                         url=on("practitioners:end_session", "other_session")),
     "practitioners:decide_access_request": (
         Audited("console.access_request", "la_admin", url=on("practitioners:decide_access_request", "access_request")),
         Audited(("grant.access_request", "access_request.approve"), "la_admin", method="post",
@@ -391,6 +397,7 @@ def world(db):
             status=CsvUpload.Status.VALIDATED, total_rows=2, valid_rows=1, error_count=1,
             errors=[{"line": 3, "column": "date_of_birth", "message": "Enter a real date."}]),
         "merge": merge,
+        "other_session": UserSession.objects.create(user=granted.user, session_key="another-browser-0123456789"),
         "duplicate": factories.ChildFactory(local_authority=la, nhs_number=None, upn=None),  # registered twice
         "keep": factories.ChildFactory(local_authority=la),
     }

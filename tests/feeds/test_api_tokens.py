@@ -100,21 +100,52 @@ def test_use_records_the_last_used_time_at_most_once_a_minute(api, token):
     assert OrganisationToken.objects.get(pk=token[0].pk).last_used_at > first - timedelta(minutes=1)
 
 
-def test_repeated_wrong_tokens_lock_the_address_out_even_for_a_right_token(settings, token):
+def test_repeated_wrong_tokens_are_throttled_and_each_refusal_audited(settings, token):
     settings.FEED_TOKEN_FAILURE_LIMIT = 3
     wrong = client_with("Token sp_guess")
     assert [post_rows(wrong, [row(1)]).status_code for _ in range(3)] == [401, 401, 401]
-    assert post_rows(wrong, [row(1)]).status_code == 429
-    assert post_rows(client_with(f"Token {token[1]}"), [row(1)]).status_code == 429
+    throttled = post_rows(wrong, [row(1)])
+    assert throttled.status_code == 429 and int(throttled["Retry-After"]) == settings.FEED_TOKEN_LOCKOUT_MINUTES * 60
     assert not Involvement.objects.exists()
-    assert AccessEvent.objects.filter(action="feed.token.refused").count() == 3
+    events = list(AccessEvent.objects.filter(action="feed.token.refused").order_by("id"))
+    assert [(e.outcome, e.details["failures"], e.details["throttled"]) for e in events] == [
+        ("denied", 1, False), ("denied", 2, False), ("denied", 3, False), ("denied", 4, True)]
 
 
-def test_another_address_is_not_locked_out(settings, token):
+def test_one_clients_failures_never_lock_out_another_organisations_right_token(settings, token):
+    """Issue 17: the lockout was keyed on the client address alone, so one attacker behind a proxy (every
+    client shares its address) locked every organisation's feed out. A right key is always accepted."""
+    settings.FEED_TOKEN_FAILURE_LIMIT = 2
+    attacker = client_with("Token sp_guess")
+    for _ in range(5):
+        post_rows(attacker, [row(1)])  # the same proxy address as every other client here
+    assert post_rows(attacker, [row(1)]).status_code == 429
+    assert post_rows(client_with(f"Token {token[1]}"), [row(1)]).status_code == 200
+
+
+def test_guessing_at_an_organisations_prefix_throttles_the_guesser_not_the_organisation(settings, token):
+    settings.FEED_TOKEN_FAILURE_LIMIT = 2
+    stored, key = token
+    near_miss = client_with(f"Token {key[:10]}{'A' * (len(key) - 10)}")  # knows the public prefix
+    statuses = [post_rows(near_miss, [row(1)]).status_code for _ in range(4)]
+    assert statuses == [401, 401, 429, 429]
+    event = AccessEvent.objects.filter(action="feed.token.refused").latest("id")
+    assert event.details["organisation_id"] == stored.organisation_id and event.details["throttled"]
+    assert post_rows(client_with(f"Token {key}"), [row(1)]).status_code == 200
+    assert post_rows(client_with("Token sp_other-guess"), [row(2)]).status_code == 401  # a separate count
+
+
+def test_another_address_is_not_throttled(settings, token):
     settings.FEED_TOKEN_FAILURE_LIMIT = 2
     wrong = client_with("Token sp_guess")
     for _ in range(3):
         post_rows(wrong, [row(1)])
-    elsewhere = client_with(f"Token {token[1]}")
+    elsewhere = client_with("Token sp_guess")
     response = elsewhere.post(BULK_URL, {"rows": [row(1)]}, format="json", REMOTE_ADDR="10.1.2.3")
-    assert response.status_code == 200
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("key", ["sp_\x00\x00\x00\x00\x00\x00\x00xyz", "sp_%00abcdefgh", "sp_" + "A" * 5000])
+def test_a_malformed_key_is_refused_not_a_crash(organisation, key):
+    response = post_rows(client_with(f"Token {key}"), [row(1)])
+    assert response.status_code == 401

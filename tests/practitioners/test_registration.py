@@ -1,5 +1,8 @@
 """Self-registration makes a pending practitioner who can sign in but see nothing until approved."""
 
+import re
+from types import SimpleNamespace
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
@@ -25,7 +28,7 @@ def test_registering_creates_a_pending_practitioner_in_the_practitioner_role(cli
     assert page.status_code == 200 and cast.organisation.name in page.content.decode()
     response = client.post(reverse("practitioners:register"), form_data(cast))
     assert response.status_code == 302 and response["Location"] == reverse("practitioners:registered")
-    practitioner = Practitioner.objects.get(user__username="aokafor")
+    practitioner = Practitioner.objects.get(user__email="amira.okafor@school.example.org")
     assert practitioner.status == Practitioner.Status.PENDING
     assert practitioner.organisation == cast.organisation and practitioner.work_email == "amira.okafor@school.example.org"
     assert roles.has_role(practitioner.user, roles.PRACTITIONER)
@@ -49,7 +52,6 @@ def test_the_new_account_appears_in_its_las_console_only(as_user, cast, client):
     ({"password1": "password123", "password2": "password123"}, "password1", "too common"),
     ({"password1": "short-pw", "password2": "short-pw"}, "password1", "too short"),
     ({"password2": "something-else-entirely"}, "password2", "do not match"),
-    ({"username": "bad name!"}, "username", "only letters"),
     ({"organisation": ""}, "organisation", "required"),
 ])
 def test_bad_answers_are_explained_on_the_form(client, cast, overrides, field, message):
@@ -57,19 +59,52 @@ def test_bad_answers_are_explained_on_the_form(client, cast, overrides, field, m
     body = response.content.decode()
     assert response.status_code == 200
     assert "There is a problem" in body and f'href="#id_{field}"' in body and message in body
-    assert not Practitioner.objects.filter(user__username="aokafor").exists()
+    assert not Practitioner.objects.filter(user__first_name="Amira").exists()
 
 
-def test_a_taken_username_is_refused(client, cast):
-    response = client.post(reverse("practitioners:register"), form_data(cast, username=cast.pending.user.username))
-    assert "That username is taken" in response.content.decode()
-    assert get_user_model().objects.filter(username=cast.pending.user.username).count() == 1
+def test_signpost_chooses_the_username_shows_it_once_and_emails_it(client, cast, mailoutbox,
+                                                                   django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("practitioners:register"), form_data(cast), follow=True)
+    user = get_user_model().objects.get(email="amira.okafor@school.example.org")
+    assert re.fullmatch(r"amira\.okafor\.\d{4}", user.username)
+    assert f"Your username is <strong>{user.username}</strong>" in response.content.decode()
+    assert [m.to for m in mailoutbox] == [["amira.okafor@school.example.org"]]
+    assert user.username in mailoutbox[0].body
+    assert user.username not in client.get(reverse("practitioners:registered")).content.decode()  # once only
+
+
+def test_sign_up_never_says_whether_a_username_exists(client, cast):
+    """Issue 17: the form used to answer "That username is taken". It has no username box now: a
+    registrant sent with someone's username gets the same answer as anyone, and no account of that name."""
+    existing = cast.pending.user.username
+    page = client.get(reverse("practitioners:register")).content.decode()
+    assert 'name="username"' not in page
+    first = client.post(reverse("practitioners:register"), form_data(cast, username=existing))
+    second = client.post(reverse("practitioners:register"), form_data(cast, username="nobody-has-this",
+                                                                      email="x@school.example.org"))
+    assert first.status_code == second.status_code == 302 and first["Location"] == second["Location"]
+    assert get_user_model().objects.filter(username=existing).count() == 1
+    assert not get_user_model().objects.filter(username="nobody-has-this").exists()
+
+
+def test_chosen_usernames_are_plain_ascii_and_never_collide(cast, monkeypatch):
+    from practitioners import services
+    from practitioners.services import new_username
+
+    names = {new_username(first_name="Zoë", last_name="Kociński-O'Reilly") for _ in range(50)}
+    assert all(re.fullmatch(r"zoe\.kocinskioreilly\.\d{4,8}", n) for n in names)
+    assert re.fullmatch(r"user\.\d{4}", new_username(first_name="李", last_name="王"))
+    get_user_model().objects.create(username="X.Y.0001")  # taken, whatever its case
+    draws = iter([1, 1, 2])
+    monkeypatch.setattr(services, "secrets", SimpleNamespace(randbelow=lambda n: next(draws)))
+    assert new_username(first_name="X", last_name="Y") == "x.y.0002"
 
 
 def test_a_nul_byte_is_an_error_not_a_crash(client, cast):
     response = client.post(reverse("practitioners:register"), form_data(cast, job_title="Lead\x00"))
     assert response.status_code == 200
-    assert not Practitioner.objects.filter(user__username="aokafor").exists()
+    assert not Practitioner.objects.filter(user__first_name="Amira").exists()
 
 
 def test_sign_up_is_throttled_per_network_address_and_the_refusal_is_audited(client, cast, settings):
@@ -85,7 +120,7 @@ def test_sign_up_is_throttled_per_network_address_and_the_refusal_is_audited(cli
     response = client.post(url, form_data(cast, username="user2", email="u2@school.example.org"), REMOTE_ADDR=address)
     assert response.status_code == 429
     assert "Too many accounts have been asked for from your network" in response.content.decode()
-    assert not Practitioner.objects.filter(user__username="user2").exists()
+    assert not Practitioner.objects.filter(user__email="u2@school.example.org").exists()
     refusal = AccessEvent.objects.get(action="access.refused")
     assert refusal.details["why"] == "registration throttled" and refusal.outcome == "denied"
     other = client.post(url, form_data(cast, username="user3", email="u3@school.example.org"), REMOTE_ADDR="192.0.2.9")

@@ -105,6 +105,8 @@ def test_every_page_in_the_url_map_is_titled_what_it_is_then_signpost(everyone):
         if "pk" in pattern.pattern.converters:
             args["pk"] = pks.get(name, colleague.pk if name.startswith("practitioners:") else 999999)
         response = client.get(reverse(name, kwargs=args), follow=True)
+        if response.status_code == 405:  # a POST-only action (end a session, clear a lockout): no page to title
+            continue
         title = _title(response)
         assert re.fullmatch(r"(Error: )?\S.* – Signpost", title), f"{name}: {title!r}"
         assert "Signpost –" not in title and "Signpost Signpost" not in title, f"{name}: {title!r}"
