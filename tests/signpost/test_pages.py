@@ -38,6 +38,7 @@ def test_static_assets_are_served_by_the_app_itself(client):
 # Page titles: "<what this page is> – Signpost", "Error: " first when a form has errors -----------------------------
 
 import re  # noqa: E402
+from pathlib import Path  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
 from django.test import Client  # noqa: E402
@@ -206,3 +207,29 @@ def test_api_paths_keep_json_errors(debug_off, faulty_urls, db):
     assert missing.status_code == 404 and missing.json() == {"detail": "Not found."}
     failed = client.get("/api/v1/boom/")
     assert failed.status_code == 500 and failed.json() == {"detail": "Server error."}
+
+
+def test_every_template_in_the_layout_names_its_page():
+    """Pages reached only by a POST (a limit, a confirmation) are not in the URL walk above: check the templates."""
+    root = Path(__file__).resolve().parents[2]
+    templates = {}
+    for folder in [root / "templates", *root.glob("*/templates")]:
+        for path in folder.rglob("*.html"):
+            text = path.read_text()
+            extends = re.search(r'{%\s*extends\s+"([^"]+)"', text)
+            templates[str(path.relative_to(folder))] = (extends.group(1) if extends else None,
+                                                       "{% block page_title %}" in text)
+
+    def titled(name, seen=()):  # the layout's own empty page_title block does not count
+        extends, has_title = templates.get(name, (None, False))
+        return has_title or (extends not in (None, "layouts/base.html") and extends not in seen
+                             and titled(extends, (*seen, name)))
+
+    def in_layout(name, seen=()):
+        extends = templates.get(name, (None, False))[0]
+        return extends == "layouts/base.html" or (extends in templates and extends not in seen
+                                                   and in_layout(extends, (*seen, name)))
+
+    pages = [name for name in templates if in_layout(name) and not name.split("/")[-1].startswith("_")]
+    assert len(pages) > 50
+    assert [name for name in pages if not titled(name)] == []
