@@ -192,7 +192,7 @@ def plain_value(key: str, value, *, names=None) -> str:
     if isinstance(value, dict):
         parts = [f"{detail_label(k)}: {plain_value(k, v, names=names)}" for k, v in sorted(value.items())
                  if v not in (None, "", [], {})]
-        return "; ".join(parts) if parts else "None"
+        return "; ".join(parts) if parts else "None set"
     return str(value)
 
 
