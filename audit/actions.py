@@ -173,6 +173,8 @@ def plain_value(key: str, value, *, names=None) -> str:
     if key.endswith("_id") and isinstance(value, int):
         return f"number {value}"
     if isinstance(value, str):
+        if key == "action" and value in LABELS:
+            return LABELS[value]
         if key in VALUE_WORDS and value in VALUE_WORDS[key]:
             return VALUE_WORDS[key][value]
         if ISO_DATETIME.match(value):

@@ -112,7 +112,7 @@ def test_details_use_words_for_keys_flags_and_codes():
     assert actions.describe({"too_many": False, "mode": "fuzzy", "result_count": 3}) == [
         ("Search stage", "Including similar names and dates"), ("Children found", "3"), ("Too many to list", "No")]
     assert actions.describe({"filter": {"action": "child.view", "since": "2026-12-01", "actor": ""}}) == [
-        ("Filter", "Action: child.view; From: 1 December 2026")]
+        ("Filter", "Action: Opened a child's record; From: 1 December 2026")]
     assert actions.describe({"filter": {"actor": "", "since": None}}) == [("Filter", "None set")]
 
 
