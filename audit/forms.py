@@ -1,9 +1,12 @@
 """Auditors' console forms: filters (GET) and the anomaly review (POST)."""
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
+from crispy_forms_gds.fields import DateInputField
+from crispy_forms_gds.widgets import DateInputWidget
 from django import forms
+from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from audit import actions
@@ -20,11 +23,44 @@ def clean_child_ref(value: str) -> str:
     return value
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
+class DayMonthYearWidget(DateInputWidget):
+    """GOV.UK date input (day, month, year boxes), not the browser's date picker, which showed mm/dd/yyyy.
 
-    def __init__(self):
-        super().__init__(format="%Y-%m-%d", attrs={"class": "govuk-input govuk-input--width-10"})
+    It also reads an ISO date (``date_from=2026-12-04``), the form links and older bookmarks carry."""
+
+    def value_from_datadict(self, data, files, name):
+        iso = data.get(name)
+        if iso:
+            try:
+                day = date.fromisoformat(iso)
+            except ValueError:
+                return [iso, "", ""]  # shown back as not a real date
+            return [str(day.day), str(day.month), str(day.year)]
+        return super().value_from_datadict(data, files, name)
+
+    def id_for_label(self, id_):
+        return f"{id_}_0" if id_ else ""  # the error summary links to the day box
+
+
+class FilterDateField(DateInputField):
+    widget = DayMonthYearWidget
+
+    def __init__(self, *, label, noun):
+        super().__init__(label=label, required=False, require_all_fields=False, help_text="For example, 27 11 2026")
+        self.noun = noun
+        self.error_messages = {**self.error_messages, "incomplete": f"Enter the {noun} as a day, month and year",
+                               "invalid": f"The {noun} must be a real date"}
+        for part, word in zip(self.fields, ("day", "month", "year")):
+            part.error_messages["incomplete"] = f"The {noun} must include a {word}"
+            part.validators = [RegexValidator(r"^[0-9]+$", f"The {noun} must be a real date")]
+
+    def compress(self, data_list):
+        if not data_list or not any(data_list):
+            return None
+        try:
+            return super().compress(data_list)
+        except (forms.ValidationError, ValueError, TypeError) as error:
+            raise forms.ValidationError(self.error_messages["invalid"]) from error
 
 
 def _text(label, width=20, **kwargs):
@@ -50,8 +86,8 @@ class EventFilterForm(DateRangeMixin, forms.Form):
     outcome = forms.ChoiceField(label="Outcome", required=False,
                                 choices=[("", "Allowed or denied"), *AccessEvent.Outcome.choices],
                                 widget=forms.Select(attrs={"class": "govuk-select"}))
-    date_from = forms.DateField(label="From", required=False, widget=DateInput())
-    date_to = forms.DateField(label="To", required=False, widget=DateInput())
+    date_from = FilterDateField(label="From", noun="start date")
+    date_to = FilterDateField(label="To", noun="end date")
 
     def clean_child_ref(self):
         return clean_child_ref(self.cleaned_data["child_ref"])
@@ -73,8 +109,8 @@ class ChildReportForm(forms.Form):
 
 class AnomalyFilterForm(DateRangeMixin, forms.Form):
     kind = forms.ChoiceField(choices=list(ANOMALY_KINDS.items()), required=False)
-    date_from = forms.DateField(label="From", required=False, widget=DateInput())
-    date_to = forms.DateField(label="To", required=False, widget=DateInput())
+    date_from = FilterDateField(label="From", noun="start date")
+    date_to = FilterDateField(label="To", noun="end date")
     include_reviewed = forms.BooleanField(label="Include anomalies already reviewed", required=False,
                                           widget=forms.CheckboxInput(attrs={"class": "govuk-checkboxes__input"}))
 

@@ -227,3 +227,56 @@ def contact_routes(child: Child) -> list[ContactRoute]:
                                    involvement_id=involvement.pk, organisation=organisation.name,
                                    service=involvement.service.name))
     return routes or [via_safeguarding()]
+
+
+# Next steps when a search finds nobody ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FrontDoor:
+    """A local authority's routes in for a child Signpost does not hold: its safeguarding front door
+    (children's services contact point) and its out-of-hours duty number."""
+
+    name: str
+    contact: str
+    out_of_hours_phone: str
+
+    @classmethod
+    def of(cls, authority) -> "FrontDoor":
+        return cls(authority.name, authority.safeguarding_contact, authority.out_of_hours_phone)
+
+    @property
+    def contact_is_email(self) -> bool:
+        try:
+            validate_email(self.contact)
+        except ValidationError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class NextSteps:
+    postcode_district: str = ""
+    for_postcode: FrontDoor | None = None  # the LA that serves the searched postcode district, when known
+    own: FrontDoor | None = None  # the searcher's own LA
+    every: list[FrontDoor] = field(default_factory=list)
+
+
+def next_steps_when_unmatched(*, postcode: str, practitioner: Practitioner) -> NextSteps:
+    """Where to turn when no child matched. The LA for a postcode district is the one most children
+    recorded there belong to (shielded children are never counted): district-level and public
+    knowledge, so it discloses no child."""
+    from django.db.models import Count
+
+    from children.identifiers import postcode_district
+    from practitioners.models import LocalAuthority
+
+    district = postcode_district(postcode or "")
+    found = None
+    if district:
+        row = (Child.objects.active().filter(postcode_district=district, shielded=False)
+               .values("local_authority").annotate(n=Count("id")).order_by("-n", "local_authority").first())
+        if row:
+            found = LocalAuthority.objects.filter(pk=row["local_authority"]).first()
+    own = practitioner.organisation.local_authority
+    return NextSteps(postcode_district=district, for_postcode=FrontDoor.of(found) if found else None,
+                     own=FrontDoor.of(own), every=[FrontDoor.of(la) for la in LocalAuthority.objects.order_by("name")])

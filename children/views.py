@@ -57,7 +57,11 @@ def search(request):
             outcome = services.search_children(query=form.query(), mode=mode, context=context)
     else:
         form = forms.SearchForm()
-    return render(request, "children/search.html", {"form": form, "outcome": outcome},
+    next_steps = None
+    if outcome is not None and not outcome.candidates and not outcome.too_many:
+        next_steps = selectors.next_steps_when_unmatched(postcode=form.cleaned_data.get("postcode", ""),
+                                                         practitioner=request.practitioner)
+    return render(request, "children/search.html", {"form": form, "outcome": outcome, "next_steps": next_steps},
                   status=400 if form.errors else 200)
 
 

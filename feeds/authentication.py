@@ -24,6 +24,8 @@ from practitioners.throttles import FailedKeyThrottle
 KEYWORDS = (b"token", b"bearer")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
+UNKNOWN_TOKEN = "This API token is not one Signpost issued: check you copied all of it."  # not "Invalid token."
+
 
 class FeedClient:
     """The caller behind an organisation token: an organisation's system, not a person."""
@@ -90,7 +92,7 @@ class OrganisationTokenAuthentication(authentication.BaseAuthentication):
         try:
             key = header[1].decode("ascii")
         except UnicodeDecodeError:
-            _refuse(request, "malformed key", message="Invalid token.")
+            _refuse(request, "malformed key", message=UNKNOWN_TOKEN)
         token = (
             OrganisationToken.objects.select_related("organisation__local_authority")
             .filter(key_hash=OrganisationToken.hash_key(key))
@@ -99,7 +101,7 @@ class OrganisationTokenAuthentication(authentication.BaseAuthentication):
         # A right key is accepted whatever failures its address or organisation has had: the rest of a
         # 256-bit key cannot be guessed, so refusing it would only hand others a way to lock it out.
         if token is None:
-            _refuse(request, "unknown token", key=key, message="Invalid token.")
+            _refuse(request, "unknown token", key=key, message=UNKNOWN_TOKEN)
         if token.revoked_at is not None:
             _refuse(request, "revoked token", token=token, message="This token has been revoked.")
         now = timezone.now()

@@ -24,6 +24,20 @@ def _relabel(form, labels: dict) -> None:
             form.fields[name].label = label
 
 
+WRONG_CODE = "The code is wrong or has expired. Enter the code your authenticator app shows now"
+WRONG_RECOVERY_CODE = "That recovery code is wrong or has already been used"
+
+
+def _plain_code_errors(form, *, recovery=False) -> None:
+    """django-otp and two-factor-auth say "Invalid token. Please make sure..."; say what to do instead."""
+    message = WRONG_RECOVERY_CODE if recovery else WRONG_CODE
+    if hasattr(form, "otp_error_messages"):
+        form.otp_error_messages = {**form.otp_error_messages, "invalid_token": message,
+                                   "token_required": "Enter the code"}
+    if hasattr(form, "error_messages"):
+        form.error_messages = {**form.error_messages, "invalid_token": message}
+
+
 def authenticator_of(user):
     """The authenticator to ask for: two-factor-auth's "default" device, else any confirmed TOTP
     device (the demo's, an admin-enrolled one). A user who has one always gets the code step."""
@@ -72,6 +86,7 @@ class LoginView(tf.LoginView):
         form = super().get_form(step=step, **kwargs)
         step = step or self.steps.current
         _relabel(form, {"otp_token": "Recovery code" if step == self.BACKUP_STEP else "Code from your authenticator app"})
+        _plain_code_errors(form, recovery=step == self.BACKUP_STEP)
         for name, message in (("username", "Enter your username"), ("password", "Enter your password"),
                               ("otp_token", "Enter the code")):
             if name in form.fields:
@@ -114,6 +129,7 @@ class SetupView(tf.SetupView):
     def get_form(self, step=None, **kwargs):
         form = super().get_form(step=step, **kwargs)
         _relabel(form, {"token": "Code from your authenticator app"})
+        _plain_code_errors(form)
         return form
 
     def done(self, form_list, **kwargs):

@@ -78,9 +78,24 @@ class _AccountDetails(forms.Form):
         error_messages={"invalid": "Enter a username using only letters, digits and . @ + - _"},
     )
 
+    # Each missing answer says what to enter, so the error summary never repeats "This field is required."
+    REQUIRED = {"first_name": "Enter a first name", "last_name": "Enter a last name",
+                "email": "Enter a work email address", "organisation": "Choose your organisation",
+                "job_title": "Enter a job title", "work_phone": "Enter a work phone number",
+                "username": "Enter a username", "password1": "Enter a password",
+                "password2": "Enter the password again"}
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["organisation"].label_from_instance = lambda o: f"{o.name} ({o.local_authority.name})"
+        # A long list: static/signpost/autocomplete.js lets people type to find theirs (the <select> works without JS).
+        self.fields["organisation"].widget.attrs["data-signpost-autocomplete"] = ""
+        for name, message in self.REQUIRED.items():
+            if name in self.fields:
+                self.fields[name].error_messages["required"] = message
+        self.fields["email"].error_messages["invalid"] = ("Enter an email address in the correct format, "
+                                                          "like name@example.org")
+        self.fields["organisation"].error_messages["invalid_choice"] = "Choose an organisation from the list"
 
     def clean_username(self):
         username = self.cleaned_data["username"]
@@ -128,13 +143,24 @@ class VettingForm(forms.Form):
 
 
 class NewAccountForm(_AccountDetails, VettingForm):
-    """An LA admin creates an approved account for a practitioner in one of their organisations."""
+    """An LA admin creates an approved account for a practitioner in one of their organisations.
+
+    The labels speak to the admin about the practitioner; who they are comes before their vetting."""
+
+    REQUIRED = {**_AccountDetails.REQUIRED, "organisation": "Choose the practitioner's organisation"}
+    field_order = [*_AccountDetails.base_fields, *VettingForm.base_fields]
 
     def __init__(self, *args, organisations, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["organisation"].queryset = organisations
-        self.fields["organisation"].help_text = "One of the organisations in your local authority's area."
-        self.fields["email"].help_text = "We email a link here to set a password."
+        organisation = self.fields["organisation"]
+        organisation.queryset = organisations
+        organisation.label = "Practitioner's organisation"
+        organisation.empty_label = "Choose the practitioner's organisation"
+        organisation.help_text = "One of the organisations in your local authority's area."
+        self.fields["email"].label = "Practitioner's work email address"
+        self.fields["email"].help_text = "We email a link here for them to set a password."
+        self.fields["job_title"].label = "Practitioner's job title"
+        self.fields["work_phone"].label = "Practitioner's work phone number"
         self.fields["username"].help_text = "Letters, digits and . @ + - _ only. They sign in with this."
 
 

@@ -37,3 +37,13 @@ ensure_chromium() {
     return 1
   fi
 }
+
+# port_is_free PORT: nothing is listening on 127.0.0.1:PORT (checked with Python, which every setup has).
+port_is_free() {
+  "$(find_python)" - "$1" <<'PY'
+import socket, sys
+with socket.socket() as probe:
+    probe.settimeout(1)
+    sys.exit(1 if probe.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 0)
+PY
+}

@@ -29,3 +29,9 @@ urlpatterns = [
     path("api/v1/", include(("feeds.api_urls", "feeds-api"))),
     path("feeds/", include("feeds.urls")),
 ]
+
+# GOV.UK pages for every error; JSON under /api/ (signpost.views).
+handler400 = "signpost.views.bad_request"
+handler403 = "signpost.views.permission_denied"
+handler404 = "signpost.views.page_not_found"
+handler500 = "signpost.views.server_error"

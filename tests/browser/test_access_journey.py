@@ -117,14 +117,22 @@ def test_an_la_admin_creates_a_practitioner_account(live_server, page):
     page.get_by_role("link", name="Create a practitioner account").click()
     page.get_by_role("button", name="Create account").click()  # nothing filled in: each problem explained
     page.locator(".govuk-error-summary").wait_for()
-    assert "Enter the date of vetting check" in page.locator(".govuk-error-summary").inner_text()
+    summary = page.locator(".govuk-error-summary").inner_text()
+    assert "Enter the date of vetting check" in summary and "Enter a first name" in summary
+    assert "This field is required" not in summary and summary.count("Enter a first name") == 1
+    assert "Choose the practitioner's organisation" in summary
+    assert page.title().startswith("Error: Create a practitioner account")
+    # Who the practitioner is comes before their vetting dates.
+    labels = page.locator("label, legend").all_inner_texts()
+    assert labels.index("First name") < next(i for i, t in enumerate(labels) if "vetting check" in t)
     assert axe_violations(page) == []
-    for label, value in (("First name", "Amara"), ("Last name", "Okoye"), ("Work email address", "a.okoye@example.org"),
-                         ("Job title", "Class teacher"), ("Work phone number", "020 7946 0555"),
-                         ("Username", "aokoye")):
+    for label, value in (("First name", "Amara"), ("Last name", "Okoye"),
+                         ("Practitioner's work email address", "a.okoye@example.org"),
+                         ("Practitioner's job title", "Class teacher"),
+                         ("Practitioner's work phone number", "020 7946 0555"), ("Username", "aokoye")):
         page.get_by_label(label, exact=True).fill(value)
-    page.get_by_label("Organisation you work for").select_option(label="Wormholt Park Primary School "
-                                                                       "(Hammersmith and Fulham)")
+    page.get_by_role("combobox", name="Practitioner's organisation").fill("Wormholt")
+    page.get_by_role("option", name="Wormholt Park Primary School (Hammersmith and Fulham)").click()
     today = timezone.localdate()
     fill_date(page, "vetting_checked_on", today - timedelta(days=7))
     fill_date(page, "vetting_expires_on", today + timedelta(days=3 * 365))

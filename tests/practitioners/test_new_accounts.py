@@ -58,7 +58,7 @@ def test_the_form_explains_each_mistake_and_creates_nothing(as_user, cast):
                                                           vetting_expires_on=dates()["vetting_checked_on"]))
     page = response.content.decode()
     assert response.status_code == 200
-    assert "That username is taken" in page and "Enter a valid email address" in page
+    assert "That username is taken" in page and "Enter an email address in the correct format" in page
     assert not Practitioner.objects.filter(user__username="taken").exists()
     assert not AccessEvent.objects.filter(action="practitioner.create").exists()
 
@@ -66,7 +66,7 @@ def test_the_form_explains_each_mistake_and_creates_nothing(as_user, cast):
 def test_an_admin_cannot_create_accounts_for_another_areas_organisation(as_user, cast):
     elsewhere = factories.OrganisationFactory(local_authority=cast.other_la)
     response = as_user(cast.admin.user).post(URL, account(cast, organisation=elsewhere))
-    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert response.status_code == 200 and "Choose an organisation from the list" in response.content.decode()
     assert not Practitioner.objects.filter(user__username="pshah").exists()
 
 
