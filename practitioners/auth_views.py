@@ -6,6 +6,7 @@
 - There is no page to switch the second factor off: Signpost requires it.
 """
 
+from django.core.validators import MaxLengthValidator
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import urlencode
@@ -51,6 +52,12 @@ class LoginView(tf.LoginView):
         form = super().get_form(step=step, **kwargs)
         step = step or self.steps.current
         _relabel(form, {"otp_token": "Recovery code" if step == self.BACKUP_STEP else "Code from your authenticator app"})
+        if "username" in form.fields:
+            # Django's sign-in form sets max_length but no validator: a 1 MB username reached axes,
+            # whose lockout record (varchar 255) could not store it. Refused here, before authenticate().
+            limit = form.fields["username"].max_length or 150
+            form.fields["username"].validators.append(
+                MaxLengthValidator(limit, f"Enter a username of at most {limit} characters"))
         for name, message in (("username", "Enter your username"), ("password", "Enter your password"),
                               ("otp_token", "Enter the code")):
             if name in form.fields:
