@@ -5,10 +5,13 @@ request long after parsing, once something may already have been written:
 
 - nesting thousands deep: ``RecursionError`` in the parser, the serializers or the renderer;
 - lone surrogates (``"\\ud800"`` is valid JSON, not valid Unicode): ``UnicodeEncodeError``
-  when a message echoes the value back or the database stores it;
-- NUL (``"\\u0000"``): PostgreSQL refuses it in text columns (``DataError``).
+  when a message echoes the value back (a ChoiceField's "not a valid choice", a feed row's
+  result) or the database stores it;
+- a body larger than the web accepts.
 
-So the body is refused here, as a 400 with a JSON error, naming no value it carries.
+So the body is refused here, as a 400 with a JSON error, naming no value it carries. NUL is
+valid Unicode and renders: the fields refuse it one by one (DRF's CharField, FeedCharField),
+with a message at the field.
 """
 
 import codecs
@@ -55,7 +58,7 @@ class StrictJSONParser(JSONParser):
 
 def check_json_value(data) -> None:
     """Raise ParseError if ``data`` nests deeper than MAX_JSON_DEPTH or holds a string with a
-    lone surrogate or NUL, in a key or a value. Iterative, so depth cannot exhaust the stack."""
+    lone surrogate, in a key or a value. Iterative, so depth cannot exhaust the stack."""
     pending = [(data, 1)]
     while pending:
         value, depth = pending.pop()
@@ -73,8 +76,6 @@ def check_json_value(data) -> None:
 
 
 def _check_text(text: str) -> None:
-    if "\x00" in text:
-        raise ParseError("The request contains a NUL character (\\u0000), which is not accepted.")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
