@@ -29,3 +29,6 @@ urlpatterns = [
     path("api/v1/", include(("feeds.api_urls", "feeds-api"))),
     path("feeds/", include("feeds.urls")),
 ]
+
+handler400 = "signpost.views.bad_request"
+handler404 = "signpost.views.page_not_found"

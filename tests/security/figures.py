@@ -1,0 +1,30 @@
+"""The security suite's figures, printed once at the end of the run (tests/security/conftest.py)."""
+
+FIGURES = {"bad inputs tried": set(), "bad-input requests": 0, "5xx found": 0, "fuzzing examples": 0,
+           "fuzzing 5xx": 0}
+
+
+def count_input(name: str) -> None:
+    FIGURES["bad inputs tried"].add(name)
+
+
+def count_request() -> None:
+    FIGURES["bad-input requests"] += 1
+
+
+def count_server_error() -> None:
+    FIGURES["5xx found"] += 1
+
+
+def count_fuzzing(examples: int, server_errors: int) -> None:
+    FIGURES["fuzzing examples"] += examples
+    FIGURES["fuzzing 5xx"] += server_errors
+
+
+def summary() -> str | None:
+    tried = len(FIGURES["bad inputs tried"])
+    if not (tried or FIGURES["fuzzing examples"]):
+        return None
+    return (f"security figures: bad inputs tried {tried}, requests made {FIGURES['bad-input requests']}, "
+            f"5xx found {FIGURES['5xx found']}; schemathesis examples run {FIGURES['fuzzing examples']}, "
+            f"5xx found {FIGURES['fuzzing 5xx']}")
