@@ -298,7 +298,14 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # Capped whatever LOG_LEVEL says: at DEBUG these two write personal data into the log.
+        # django.template logs every failed variable lookup with the whole context (a child's record);
+        # django.db.backends logs each query with its parameters (while DEBUG is on).
+        "django.template": {"level": "INFO"},
+        "django.db.backends": {"level": "INFO"},
+    },
 }
 
 # Access control (issue 3): reasons, windows, sessions that a suspension can end.
