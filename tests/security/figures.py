@@ -1,7 +1,11 @@
 """The security suite's figures, printed once at the end of the run (tests/security/conftest.py)."""
 
-FIGURES = {"bad inputs tried": set(), "bad-input requests": 0, "5xx found": 0, "fuzzing examples": 0,
+FIGURES = {"corpus": 0, "bad inputs tried": set(), "bad-input requests": 0, "5xx found": 0, "fuzzing examples": 0,
            "fuzzing 5xx": 0}
+
+
+def corpus_size(n: int) -> None:
+    FIGURES["corpus"] = n
 
 
 def count_input(name: str) -> None:
@@ -25,6 +29,10 @@ def summary() -> str | None:
     tried = len(FIGURES["bad inputs tried"])
     if not (tried or FIGURES["fuzzing examples"]):
         return None
-    return (f"security figures: bad inputs tried {tried}, requests made {FIGURES['bad-input requests']}, "
+    return (f"security figures: bad inputs tried {tried} of {FIGURES['corpus']}, requests made {FIGURES['bad-input requests']}, "
             f"5xx found {FIGURES['5xx found']}; schemathesis examples run {FIGURES['fuzzing examples']}, "
             f"5xx found {FIGURES['fuzzing 5xx']}")
+
+
+def untried(names: list[str]) -> list[str]:
+    return [name for name in names if name not in FIGURES["bad inputs tried"]]
