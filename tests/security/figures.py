@@ -26,12 +26,14 @@ def count_fuzzing(examples: int, server_errors: int) -> None:
 
 
 def summary() -> str | None:
-    tried = len(FIGURES["bad inputs tried"])
-    if not (tried or FIGURES["fuzzing examples"]):
-        return None
-    return (f"security figures: bad inputs tried {tried} of {FIGURES['corpus']}, requests made {FIGURES['bad-input requests']}, "
-            f"5xx found {FIGURES['5xx found']}; schemathesis examples run {FIGURES['fuzzing examples']}, "
-            f"5xx found {FIGURES['fuzzing 5xx']}")
+    """One line: what the bad-input walk and the fuzzer did in this run (None if neither ran)."""
+    parts = []
+    if FIGURES["bad-input requests"]:
+        parts.append(f"bad inputs tried {len(FIGURES['bad inputs tried'])} of {FIGURES['corpus']}, requests made "
+                     f"{FIGURES['bad-input requests']}, 5xx found {FIGURES['5xx found']}")
+    if FIGURES["fuzzing examples"]:
+        parts.append(f"schemathesis examples run {FIGURES['fuzzing examples']}, 5xx found {FIGURES['fuzzing 5xx']}")
+    return f"security figures: {'; '.join(parts)}" if parts else None
 
 
 def untried(names: list[str]) -> list[str]:

@@ -11,8 +11,10 @@ import os
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.cache import cache
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, example, given, settings
 from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
@@ -28,6 +30,17 @@ from tests.security import figures
 pytestmark = pytest.mark.django_db
 EXAMPLES = int(os.environ.get("SIGNPOST_FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.fixture(autouse=True)
+def _one_connection_for_the_test():
+    """The WSGI app closes the database connection after each request (request_finished), which
+    would end the test's transaction on PostgreSQL; Django's own test client unhooks it the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
