@@ -17,10 +17,18 @@ class RequestContext:
             user=getattr(request, "user", None),
             ip_address=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
-            request_id=request.META.get("HTTP_X_REQUEST_ID", "")[:64] or uuid.uuid4().hex,
+            request_id=_request_id(request),
         )
 
     @classmethod
     def system(cls, name: str = "system") -> "RequestContext":
         """For tasks and management commands: no user, no request."""
         return cls(user=None, user_agent=name)
+
+
+def _request_id(request) -> str:
+    """The id the server gave this request (signpost.middleware.RequestIdMiddleware), made here when
+    the middleware did not run (a RequestFactory request); never the client's X-Request-ID."""
+    if not getattr(request, "request_id", None):
+        request.request_id = uuid.uuid4().hex
+    return request.request_id

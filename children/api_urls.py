@@ -6,5 +6,5 @@ app_name = "children-api"
 
 urlpatterns = [
     path("search/", api.ChildSearchView.as_view(), name="search"),
-    path("<str:reference>/", api.ChildRecordView.as_view(), name="record"),
+    path("<child_ref:reference>/", api.ChildRecordView.as_view(), name="record"),
 ]

@@ -31,12 +31,14 @@ class DateParts:
         if missing:
             form.add_error(f"{prefix}_{missing[0]}", f"The {label} must include a {missing[0]}")
             return None
-        if not all(value.isascii() and value.isdigit() for value in raw) or len(raw[2]) != 4:
+        # Day and month at most two digits: date() overflows (OverflowError, not ValueError) on huge numbers.
+        if (not all(value.isascii() and value.isdigit() for value in raw)
+                or len(raw[0]) > 2 or len(raw[1]) > 2 or len(raw[2]) != 4):
             form.add_error(f"{prefix}_day", f"The {label} must be a real date, like 27 3 2015")
             return None
         try:
             value = date(int(raw[2]), int(raw[1]), int(raw[0]))
-        except ValueError:
+        except (ValueError, OverflowError):
             form.add_error(f"{prefix}_day", f"The {label} must be a real date, like 27 3 2015")
             return None
         if value > timezone.localdate():

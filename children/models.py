@@ -16,6 +16,8 @@ from django.utils import timezone
 from children import identifiers, names
 
 _REF_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+# Every reference new_child_reference makes, and nothing else (children/converters.py).
+REFERENCE_PATTERN = f"C-[{_REF_ALPHABET}]{{5}}-[{_REF_ALPHABET}]{{5}}"
 
 
 def new_child_reference() -> str:

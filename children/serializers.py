@@ -93,19 +93,21 @@ class SearchResultSerializer(serializers.Serializer):
 
 
 class InvolvementSerializer(serializers.Serializer):
+    # A masked row has only masked, is_current and message; any other has everything but message.
+    # required=False says so in the OpenAPI schema (schemathesis found the schema claiming all of them).
     masked = serializers.BooleanField(help_text="A sensitive service: only `message` is given.")
-    message = serializers.CharField()
+    message = serializers.CharField(required=False, help_text="Only on a masked row.")
     is_current = serializers.BooleanField()
-    organisation = serializers.CharField()
-    organisation_area = serializers.CharField()
-    service = serializers.CharField()
-    lead_name = serializers.CharField()
-    lead_job_title = serializers.CharField()
-    contact_phone = serializers.CharField()
-    contact_email = serializers.CharField()
-    started_on = serializers.DateField(allow_null=True)
-    ended_on = serializers.DateField(allow_null=True)
-    last_confirmed_at = serializers.DateTimeField(allow_null=True)
+    organisation = serializers.CharField(required=False)
+    organisation_area = serializers.CharField(required=False)
+    service = serializers.CharField(required=False)
+    lead_name = serializers.CharField(required=False)
+    lead_job_title = serializers.CharField(required=False)
+    contact_phone = serializers.CharField(required=False)
+    contact_email = serializers.CharField(required=False)
+    started_on = serializers.DateField(allow_null=True, required=False)
+    ended_on = serializers.DateField(allow_null=True, required=False)
+    last_confirmed_at = serializers.DateTimeField(allow_null=True, required=False)
 
     def to_representation(self, row):
         data = super().to_representation(row)

@@ -3,7 +3,6 @@
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,13 +11,14 @@ from audit.models import AccessEvent
 from feeds import services
 from feeds.authentication import FeedTokenRateThrottle, IsFeedClient, OrganisationTokenAuthentication, feed_context
 from feeds.serializers import BulkInvolvementsSerializer, BulkResultSerializer
+from signpost.parsers import StrictJSONParser
 
 
 class BulkInvolvementsView(APIView):
     authentication_classes = [OrganisationTokenAuthentication]
     permission_classes = [IsFeedClient]
     throttle_classes = [FeedTokenRateThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(
         operation_id="involvements_bulk_upsert",

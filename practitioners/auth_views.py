@@ -7,6 +7,7 @@
 """
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import urlencode
@@ -87,6 +88,12 @@ class LoginView(tf.LoginView):
         step = step or self.steps.current
         _relabel(form, {"otp_token": "Recovery code" if step == self.BACKUP_STEP else "Code from your authenticator app"})
         _plain_code_errors(form, recovery=step == self.BACKUP_STEP)
+        if "username" in form.fields:
+            # Django's sign-in form sets max_length but no validator: a 1 MB username reached axes,
+            # whose lockout record (varchar 255) could not store it. Refused here, before authenticate().
+            limit = form.fields["username"].max_length or 150
+            form.fields["username"].validators.append(
+                MaxLengthValidator(limit, f"Enter a username of at most {limit} characters"))
         for name, message in (("username", "Enter your username"), ("password", "Enter your password"),
                               ("otp_token", "Enter the code")):
             if name in form.fields:

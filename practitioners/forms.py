@@ -1,5 +1,7 @@
 """Forms for the practitioner and LA admin pages. They parse input; the services decide."""
 
+import re
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
@@ -19,6 +21,9 @@ def add_service_errors(form, error: forms.ValidationError, *, fields: dict[str, 
     for field, errors in error.error_dict.items():
         target = (fields or {}).get(field, field)
         form.add_error(target if target in form.fields else None, errors)
+
+
+_USERNAME = re.compile(r"^[\w.@+-]+\Z")
 
 
 def _no_nul(value: str) -> str:
@@ -53,9 +58,14 @@ class DateField(DateInputField):
                                "invalid": f"The {noun} must be a real date"}
 
     def compress(self, data_list):
+        # The boxes hold ASCII digits by now; more than 2 (day, month) or 4 (year) of them is no date,
+        # and date() would raise OverflowError, not ValueError, on a 10-digit day.
+        day, month, year = (str(part or "") for part in data_list)
+        if len(day) > 2 or len(month) > 2 or len(year) > 4:
+            raise forms.ValidationError(self.error_messages["invalid"])
         try:
             return super().compress(data_list)
-        except forms.ValidationError as error:
+        except (forms.ValidationError, OverflowError) as error:
             raise forms.ValidationError(self.error_messages["invalid"]) from error
 
 
@@ -73,7 +83,7 @@ class _AccountDetails(forms.Form):
     job_title = forms.CharField(label="Job title", max_length=120, validators=[_no_nul])
     work_phone = forms.CharField(label="Work phone number", max_length=40, validators=[_no_nul])
     username = forms.RegexField(
-        label="Username", max_length=150, regex=r"^[\w.@+-]+\Z",
+        label="Username", max_length=150, regex=_USERNAME,
         help_text="Letters, digits and . @ + - _ only. You will sign in with this.",
         error_messages={"invalid": "Enter a username using only letters, digits and . @ + - _"},
     )
@@ -98,7 +108,14 @@ class _AccountDetails(forms.Form):
         self.fields["organisation"].error_messages["invalid_choice"] = "Choose an organisation from the list"
 
     def clean_username(self):
-        username = self.cleaned_data["username"]
+        # Normalise (NFKC) as the user model will when it saves, and only then check it is free:
+        # a full-width "ｊｏｅ１" is "joe1", and must meet the existing "joe1" here, not in the database.
+        username = get_user_model().normalize_username(self.cleaned_data["username"])
+        # NFKC can also bring in other characters ("¼" is "1⁄4") or lengthen it ("ﷺ" is 18 letters).
+        if not _USERNAME.fullmatch(username):
+            raise forms.ValidationError(self.fields["username"].error_messages["invalid"])
+        if len(username) > self.fields["username"].max_length:
+            raise forms.ValidationError(f"Enter a username of at most {self.fields['username'].max_length} characters")
         if get_user_model().objects.filter(username__iexact=username).exists():
             raise forms.ValidationError("That username is taken: choose another")
         return username
