@@ -22,7 +22,7 @@ def _clean_counts():
 def call(key: str, address: str = "127.0.0.1", child=None):
     client = APIClient(REMOTE_ADDR=address)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client.get(RECORD.format(child.reference if child else "C-NONE0-00000"))
+    return client.get(RECORD.format(child.reference if child else "C-NNNNN-22222"))
 
 
 def test_wrong_tokens_are_refused_then_throttled_and_every_refusal_is_audited(cast, settings):
@@ -58,6 +58,6 @@ def test_a_malformed_header_counts_as_a_failure(db, settings):
     settings.API_TOKEN_FAILURE_LIMIT = 1
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token two parts")
-    assert client.get(RECORD.format("C-NONE0-00000")).status_code == 401
-    assert client.get(RECORD.format("C-NONE0-00000")).status_code == 429
+    assert client.get(RECORD.format("C-NNNNN-22222")).status_code == 401
+    assert client.get(RECORD.format("C-NNNNN-22222")).status_code == 429
     assert AccessEvent.objects.filter(action="api.token.refused").count() == 2
