@@ -94,14 +94,14 @@ def url_with(path: str, old: str, new: str) -> str:
 
 
 # Rows a refused request must not have written: everything but the audit trail, sign-in
-# bookkeeping (axes, sessions) and caches.
+# bookkeeping (axes, the per-account SignInFailure count, sessions) and caches.
 _NOT_COUNTED = {"audit", "axes", "sessions", "contenttypes", "admin", "otp_static", "otp_totp", "two_factor",
                 "django_celery_beat", "housekeeping"}
 
 
 def _counted_models():
     return [m for m in apps.get_models() if m._meta.app_label not in _NOT_COUNTED and not m._meta.proxy
-            and m._meta.managed and m.__name__ not in {"UserSession", "Token", "Session"}]
+            and m._meta.managed and m.__name__ not in {"UserSession", "Token", "Session", "SignInFailure"}]
 
 
 @dataclass

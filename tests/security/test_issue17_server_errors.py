@@ -178,34 +178,33 @@ def test_an_ordinary_wrong_password_is_still_counted_by_axes(client):
 
 
 # 6. Full-width digits in a new username: IntegrityError -----------------------------------
+# Sign-up chooses usernames itself now (issue 17: it no longer reveals who exists); the username an
+# LA admin types for a new account is the one that still goes through ``clean_username``.
 
-def test_a_full_width_username_meets_its_ascii_twin_in_the_uniqueness_check(client):
+from tests.practitioners.conftest import as_user, cast  # noqa: E402,F401  (the console's fixtures)
+
+
+def _new_account(as_user, cast, username):
+    from tests.practitioners.test_new_accounts import URL, account
+
+    return as_user(cast.admin.user).post(URL, account(cast, username=username))
+
+
+def test_a_full_width_username_meets_its_ascii_twin_in_the_uniqueness_check(as_user, cast):
     factories.UserFactory(username="joe1")
-    organisation = factories.OrganisationFactory()
-    response = client.post(reverse("practitioners:register"), {
-        "first_name": "Joe", "last_name": "Bloggs", "email": "joe@school.example.org",
-        "organisation": organisation.pk, "job_title": "Teacher", "work_phone": "020 7946 0123",
-        "username": "ｊｏｅ１", "password1": "violet-kettle-marathon-42", "password2": "violet-kettle-marathon-42"})
-    assert response.status_code == 200 and "That username is taken" in response.content.decode()
+    response = _new_account(as_user, cast, "ｊｏｅ１")
+    assert response.status_code in (200, 400) and "That username is taken" in response.content.decode()
     assert get_user_model().objects.filter(username="joe1").count() == 1
 
 
-def test_a_full_width_username_that_is_free_is_stored_normalised(client):
-    organisation = factories.OrganisationFactory()
-    response = client.post(reverse("practitioners:register"), {
-        "first_name": "Joe", "last_name": "Bloggs", "email": "joe@school.example.org",
-        "organisation": organisation.pk, "job_title": "Teacher", "work_phone": "020 7946 0123",
-        "username": "ｊｏｅ２", "password1": "violet-kettle-marathon-42", "password2": "violet-kettle-marathon-42"})
+def test_a_full_width_username_that_is_free_is_stored_normalised(as_user, cast):
+    response = _new_account(as_user, cast, "ｊｏｅ２")
     assert response.status_code == 302
     assert get_user_model().objects.filter(username="joe2").exists()
 
 
-def test_a_username_that_nfkc_turns_into_spaces_and_more_letters_is_refused(client):
-    organisation = factories.OrganisationFactory()
-    response = client.post(reverse("practitioners:register"), {
-        "first_name": "Joe", "last_name": "Bloggs", "email": "joe@school.example.org",
-        "organisation": organisation.pk, "job_title": "Teacher", "work_phone": "020 7946 0123",
-        "username": "\ufdfa" * 10, "password1": "violet-kettle-marathon-42",
-        "password2": "violet-kettle-marathon-42"})
+def test_a_username_that_nfkc_turns_into_spaces_and_more_letters_is_refused(as_user, cast):
+    before = Practitioner.objects.count()
+    response = _new_account(as_user, cast, "\ufdfa" * 10)
     assert response.status_code in (200, 400) and "There is a problem" in response.content.decode()
-    assert not Practitioner.objects.exists()
+    assert Practitioner.objects.count() == before
