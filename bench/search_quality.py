@@ -100,8 +100,9 @@ def _febrl_frame(name: str):
     return getattr(datasets, f"load_{name}")(), None
 
 
-def febrl(name: str) -> Dataset:
-    """FEBRL1, 2 or 3 (originals loaded, duplicates queried), or FEBRL4 (file A loaded, B queried)."""
+def febrl(name: str, *, leave_out: bool = True) -> Dataset:
+    """FEBRL1, 2 or 3 (originals loaded, duplicates queried), or FEBRL4 (file A loaded, B queried);
+    ``leave_out``: every tenth original is not loaded, so its duplicates ask for an absent child."""
     from children.matching import Query
 
     frame, queries = _febrl_frame(name)
@@ -117,7 +118,7 @@ def febrl(name: str) -> Dataset:
         if parts[2] == "org":
             originals[parts[1]] = row
     for number, row in sorted(originals.items(), key=lambda item: int(item[0])):
-        if int(number) % 10 == ABSENT_REMAINDER:
+        if leave_out and int(number) % 10 == ABSENT_REMAINDER:
             continue
         data.people.append(Person(key=number, given=_text(row["given_name"]), family=_text(row["surname"]),
                                   dob=febrl_date(row["date_of_birth"]), postcode=uk_postcode(row["postcode"])))
@@ -184,6 +185,9 @@ def synthetic(size: int, *, seed: int = 4, targets: int = 400, cohort: bool = Fa
     rng = random.Random(seed + 2)
     pool_given = [p.given for p in population.people]
     pool_family = [p.family for p in population.people]
+    family_given = collections.defaultdict(set)
+    for p in population.people + population.absent:
+        family_given[p.family].add(p.given)
     for person in rng.sample(population.people, min(targets, len(population.people))):
         key = key_of[id(person)]
         base = dict(given_name=person.given, family_name=person.family, date_of_birth=person.dob,
@@ -194,7 +198,9 @@ def synthetic(size: int, *, seed: int = 4, targets: int = 400, cohort: bool = Fa
         hard = [
             ("dob wrong in several digits", {**base, "date_of_birth": other_dob}),
             ("dob a year out", {**base, "date_of_birth": year_out}),
-            ("given name replaced", {**base, "given_name": rng.choice(pool_given)}),
+            # Another name than any of the family's: a child renamed, not a sibling described.
+            ("given name replaced", {**base, "given_name": rng.choice(
+                [g for g in rng.sample(pool_given, 20) if g not in family_given[person.family]] or ["Zebedee"])}),
             ("family name changed", {**base, "family_name": rng.choice(pool_family)}),
             ("three fields wrong", {**base, "given_name": corpus.typo(rng, person.given),
                                     "family_name": corpus.typo(rng, person.family), "date_of_birth": other_dob}),
@@ -260,7 +266,8 @@ def load(people: list[Person], *, chunk: int = 5000) -> None:
 @dataclass
 class Outcome:
     case: Case
-    ranked: list  # [(child pk, score)]
+    ranked: list  # [(child pk, score, probability before the cap, capped)]
+    top_reasons: tuple = ()
 
 
 def run(data: Dataset, *, cap=...) -> list[Outcome]:
@@ -269,7 +276,8 @@ def run(data: Dataset, *, cap=...) -> list[Outcome]:
     out = []
     for case in data.cases:
         result = search(case.query, cap=cap)
-        out.append(Outcome(case, [(c.child.pk, c.score) for c in result.candidates]))
+        out.append(Outcome(case, [(c.child.pk, c.score, c.probability, c.capped) for c in result.candidates],
+                           result.candidates[0].reasons if result.candidates else ()))
     return out
 
 
@@ -284,29 +292,49 @@ class Tally:
     absent_confident: int = 0
 
 
-def tally(data: Dataset, outcomes: list[Outcome], confident: float) -> dict[str, Tally]:
+def tally(data: Dataset, outcomes: list[Outcome], confident: float, floor: float | None = None) -> dict[str, Tally]:
+    """Per kind. ``floor``: list only candidates scoring at least this (calibration: the engine ran with
+    no floor); confident = not capped and a probability of at least ``confident``."""
     pk_of = {p.key: p.pk for p in data.people}
     kinds = collections.defaultdict(Tally)
     for outcome in outcomes:
         target = pk_of.get(outcome.case.target) if outcome.case.target else None
+        ranked = outcome.ranked if floor is None else [r for r in outcome.ranked if r[1] >= floor]
+        top = ranked[0] if ranked else None
+        sure = bool(top) and not top[3] and top[2] >= confident
         for t in (kinds["all"], kinds[outcome.case.kind]):
-            top = outcome.ranked[0] if outcome.ranked else None
             if target is None:
                 t.absent += 1
-                if top and top[1] >= confident:
-                    t.absent_confident += 1
-                    t.confident_wrong += 1
+                t.absent_confident += sure
+                t.confident_wrong += sure
                 continue
             t.present += 1
-            pks = [pk for pk, _ in outcome.ranked]
+            pks = [r[0] for r in ranked]
             t.top1 += bool(pks[:1] == [target])
             t.top5 += target in pks[:5]
-            if top and top[1] >= confident:
+            if sure:
                 if top[0] == target:
                     t.confident_right += 1
                 else:
                     t.confident_wrong += 1
     return dict(kinds)
+
+
+def wrong_answers(data: Dataset, outcomes: list[Outcome], confident: float) -> str:
+    """The confident-wrong answers and the misses, to read (benchmark data only: no real child is in it)."""
+    pk_of = {p.key: p.pk for p in data.people}
+    lines = []
+    for outcome in outcomes:
+        target = pk_of.get(outcome.case.target) if outcome.case.target else None
+        if target and target not in [r[0] for r in outcome.ranked[:5]]:
+            person = next(p for p in data.people if p.pk == target)
+            lines.append(f"  missed {outcome.case.kind}: {outcome.case.query.canonical()} for {person.given}|"
+                         f"{person.family}|{person.dob}|{person.postcode} ({len(outcome.ranked)} listed)")
+        top = outcome.ranked[0] if outcome.ranked else None
+        if top and not top[3] and top[2] >= confident and top[0] != target:
+            lines.append(f"  {outcome.case.kind}: {outcome.case.query.canonical()} -> {outcome.ranked[0][1]} "
+                         f"{'; '.join(outcome.top_reasons)}")
+    return "\n".join(lines)
 
 
 def report(data: Dataset, kinds: dict[str, Tally], seconds: float) -> str:
@@ -322,17 +350,23 @@ def report(data: Dataset, kinds: dict[str, Tally], seconds: float) -> str:
     return "\n".join(lines)
 
 
-def calibration(outcomes_by_set: dict, thresholds) -> str:
-    """For each threshold: share of present children top-1 and confident, and confident-wrong answers."""
-    lines = ["== calibration (all development sets together)", f"{'threshold':>10s} {'held':>8s} {'wrong':>6s}"]
+def calibration(outcomes_by_set: dict, thresholds, floors) -> str:
+    """Per set and threshold: the share of present children top-1 and confident, confident-wrong
+    answers; per floor: recall@5 (the engine ran with no floor)."""
+    lines = ["== calibration: confident threshold -> held / wrong per set"]
     for threshold in thresholds:
-        present = held = wrong = 0
-        for data, outcomes in outcomes_by_set.values():
+        cells = []
+        for name, (data, outcomes) in outcomes_by_set.items():
             t = tally(data, outcomes, threshold)["all"]
-            present += t.present
-            held += t.confident_right
-            wrong += t.confident_wrong
-        lines.append(f"{threshold:10.4f} {100 * held / max(1, present):7.2f}% {wrong:6d}")
+            cells.append(f"{name} {100 * t.confident_right / max(1, t.present):6.2f}%/{t.confident_wrong}")
+        lines.append(f"  {threshold:7.4f}  " + "  ".join(cells))
+    lines.append("== calibration: possible floor -> recall@5 per set")
+    for floor in floors:
+        cells = []
+        for name, (data, outcomes) in outcomes_by_set.items():
+            t = tally(data, outcomes, 1.0, floor)["all"]
+            cells.append(f"{name} {100 * t.top5 / max(1, t.present):6.2f}%")
+        lines.append(f"  {floor:9.6f}  " + "  ".join(cells))
     return "\n".join(lines)
 
 
@@ -368,6 +402,8 @@ def main():
     parser.add_argument("--filler", type=int, default=0, help="load this many synthetic children first")
     parser.add_argument("--outside-check", action="store_true", help="FEBRL4 only: the outside check")
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--show-wrong", action="store_true", help="print each confident-wrong answer and miss")
+    parser.add_argument("--wrong-at", type=float, default=None, help="with --show-wrong: this threshold")
     parser.add_argument("--keepdb", action="store_true", help="use the configured database as it is")
     args = parser.parse_args()
 
@@ -376,6 +412,11 @@ def main():
     django.setup()
     from django.db import connection, transaction
     from django.test.utils import setup_test_environment
+
+    from children.matching import scoring
+
+    if args.calibrate:
+        scoring.POSSIBLE = 0.0  # list everything with two agreeing facts; floors are applied afterwards
 
     setup_test_environment()
     if not args.keepdb:
@@ -398,8 +439,13 @@ def main():
                 kinds, outcomes, seconds = evaluate(data)
                 outcomes_by_set[name] = (data, outcomes)
                 print(report(data, kinds, seconds), flush=True)
+                if args.show_wrong:
+                    from children.matching import CONFIDENT
+
+                    print(wrong_answers(data, outcomes, args.wrong_at or CONFIDENT))
             if args.calibrate:
-                print(calibration(outcomes_by_set, [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999]))
+                print(calibration(outcomes_by_set, [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999],
+                                  [0.0, 0.00001, 0.0001, 0.001, 0.01]))
             transaction.set_rollback(True)
     finally:
         if not args.keepdb:

@@ -14,7 +14,7 @@ from datetime import date
 from django.db import connection
 from django.utils import timezone
 
-from children import names
+from children import identifiers, names
 from children.matching import dates, nicknames
 from children.matching.query import Query
 from children.models import Child, ChildName, NameKey
@@ -177,6 +177,11 @@ def fuzzy_probes(query: Query) -> Blocks:
             blocks.probe(KEYS, (column, "in", keys), dob_condition)
         if district:
             blocks.probe(KEYS, (column, "in", keys), ("postcode_district", "=", district))
+    if query.postcode_kind == "full":
+        # Both names and the date of birth mistyped: the children at that very postcode (a handful,
+        # through the sector index).
+        blocks.probe(CHILDREN, ("postcode_sector", "=", identifiers.postcode_sector(query.postcode)),
+                     ("postcode", "=", query.postcode), ("shielded", "=", False), column="id")
     if query.date_of_birth:
         if district:
             blocks.probe(CHILDREN, dob_condition, ("postcode_district", "=", district), ("shielded", "=", False),

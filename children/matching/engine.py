@@ -34,6 +34,8 @@ class Candidate:
     score: float
     reasons: tuple[str, ...]
     weight: float = 0.0  # the unrounded log2 match weight: breaks ties between equal scores
+    probability: float = 0.0  # the match probability before any cap below CONFIDENT (calibration)
+    capped: bool = False  # kept below CONFIDENT (scoring.scored)
 
     @property
     def band(self) -> str:
@@ -189,7 +191,8 @@ def rank(query: Query, child_ids, *, respect_shielding: bool = True, shielded_un
             scored[pk] = (value, comparison)
     children = Child.objects.filter(pk__in=list(scored)).select_related("local_authority")
     found = [Candidate(child=child, score=scored[child.pk][0], reasons=tuple(scored[child.pk][1].reasons),
-                       weight=scored[child.pk][1].weight) for child in children]
+                       weight=scored[child.pk][1].weight, probability=scored[child.pk][1].probability,
+                       capped=scored[child.pk][1].capped) for child in children]
     found.sort(key=lambda c: (-c.score, -c.weight, c.child.pk))
     return found
 

@@ -40,9 +40,8 @@ def model() -> dict:
 
 CONFIDENT = model()["bands"]["confident"]
 POSSIBLE = model()["bands"]["possible"]
-# Without a date of birth and a name (or a matching identifier) two children of one name in one
-# district, or twins at one address, are too common: such a match is only ever possible.
-UNCORROBORATED_CEILING = round(CONFIDENT - 0.001, 3)
+# A confident match needs the given name to agree at one of these levels (see _like_a_sibling).
+CONFIDENT_GIVEN_LEVELS = {"exact", "nickname", "close"}
 
 GIVEN, FAMILY, DOB, POSTCODE, SEX = "given", "family", "dob", "postcode", "sex"
 NAME_LEVELS = ("exact", "middle", "nickname", "close", "similar", "phonetic", "initial", "different")
@@ -302,6 +301,8 @@ class Comparison:
     reasons: list = field(default_factory=list)
     identifier_match: bool = False
     identifier_conflict: bool = False
+    probability: float = 0.0  # before the cap below CONFIDENT
+    capped: bool = False  # never confident: no name and date of birth, or agreeing only as a sibling might
 
     @property
     def facts(self) -> int:
@@ -400,11 +401,31 @@ def score(query, child: StoredChild, frequencies: Frequencies = NO_FREQUENCIES) 
 
 
 def scored(query, child: StoredChild, frequencies: Frequencies = NO_FREQUENCIES) -> tuple[float, Comparison]:
+    """(score, comparison). Without a date of birth and a name (or a matching identifier, or both names
+    at the full postcode) two children of one name in one district are too common: such a match is
+    only ever possible, as is one that agrees only as a sibling might (``_like_a_sibling``)."""
     comparison = compare(query, child, frequencies)
-    value = round(probability(model()["prior_log2_odds"] + comparison.weight), 3)
-    if not comparison.identifier_match and not (query.has_name and query.has_dob):
-        value = min(value, UNCORROBORATED_CEILING)
+    comparison.probability = round(probability(model()["prior_log2_odds"] + comparison.weight), 3)
+    comparison.capped = not comparison.identifier_match and (
+        not (query.has_name and (query.has_dob or _named_at_the_address(comparison))) or _like_a_sibling(comparison))
+    value = min(comparison.probability, round(CONFIDENT - 0.001, 3)) if comparison.capped else comparison.probability
     return value, comparison
+
+
+def _named_at_the_address(comparison: Comparison) -> bool:
+    """Without a date of birth: both names and the full postcode agree (two children of one full name
+    at one address are rare; at one district they are not)."""
+    return (comparison.levels.get(GIVEN) in CONFIDENT_GIVEN_LEVELS and comparison.levels.get(FAMILY) in ("exact", "close")
+            and comparison.levels.get(POSTCODE) in ("unit", "previous"))
+
+
+def _like_a_sibling(comparison: Comparison) -> bool:
+    """Given names that agree no better than a sibling's might (Olivia and Oliver, or another name
+    altogether), or a date of birth that is not the same date mistyped: family name and address are
+    shared within a family (twins share the date of birth too), so such a match is never confident,
+    however well the rest agrees (the fields are not independent within a family)."""
+    given, dob = comparison.levels.get(GIVEN), comparison.levels.get(DOB)
+    return (given is not None and given not in CONFIDENT_GIVEN_LEVELS) or dob in ("month", "near", "different")
 
 
 def listable(value: float, comparison: Comparison) -> bool:
