@@ -301,16 +301,22 @@ class Comparison:
     reasons: list = field(default_factory=list)
     identifier_match: bool = False
     identifier_conflict: bool = False
+    outside_range: bool = False  # born outside the date-of-birth range the searcher gave
     probability: float = 0.0  # before the cap below CONFIDENT
     capped: bool = False  # never confident: no name and date of birth, or agreeing only as a sibling might
 
     @property
     def facts(self) -> int:
-        """How many identity facts agree (an identifier counts as two: it alone is enough)."""
-        agreeing = sum(1 for column, ok in AGREEING.items() if self.levels.get(column) in ok)
-        if self.levels.get(DOB) == "in_range":
-            agreeing += 1
-        return agreeing + (2 if self.identifier_match else 0)
+        """How many identity facts agree: the name (given or family), the date of birth, the postcode;
+        an identifier counts as two (it alone is enough)."""
+        name = self.levels.get(GIVEN) in AGREEING[GIVEN] or self.levels.get(FAMILY) in AGREEING[FAMILY]
+        dob = self.levels.get(DOB) in AGREEING[DOB] or self.levels.get(DOB) == "in_range"
+        place = self.levels.get(POSTCODE) in AGREEING[POSTCODE] or (
+            # A postcode area (a city's worth) counts only for a whole name that agrees: not a way to
+            # list everyone of one family name in a city.
+            self.levels.get(POSTCODE) == "area" and self.levels.get(GIVEN) in CONFIDENT_GIVEN_LEVELS
+            and self.levels.get(FAMILY) in ("exact", "close", "part"))
+        return name + dob + place + (2 if self.identifier_match else 0)
 
 
 def _names(query, stored: StoredName, frequencies: Frequencies, swapped: bool) -> tuple[float, dict, list]:
@@ -372,6 +378,8 @@ def compare(query, child: StoredChild, frequencies: Frequencies = NO_FREQUENCIES
     elif query.has_name:
         result.reasons.append("no name recorded")
     level = dob_level(query, child.date_of_birth)
+    if query.dob_from and query.dob_to and child.date_of_birth is not None:
+        result.outside_range = not query.dob_from <= child.date_of_birth <= query.dob_to
     if level:
         result.levels[DOB] = level
         result.weight += weight(DOB, "exact") if level == "in_range" else weight(DOB, level)
@@ -421,16 +429,21 @@ def _named_at_the_address(comparison: Comparison) -> bool:
 
 def _like_a_sibling(comparison: Comparison) -> bool:
     """Given names that agree no better than a sibling's might (Olivia and Oliver, or another name
-    altogether), or a date of birth that is not the same date mistyped: family name and address are
+    altogether), a date of birth that is not the same date mistyped, or a recorded sex that differs
+    (twins of the other sex): family name and address are
     shared within a family (twins share the date of birth too), so such a match is never confident,
     however well the rest agrees (the fields are not independent within a family)."""
     given, dob = comparison.levels.get(GIVEN), comparison.levels.get(DOB)
-    return (given is not None and given not in CONFIDENT_GIVEN_LEVELS) or dob in ("month", "near", "different")
+    return (given is not None and given not in CONFIDENT_GIVEN_LEVELS) or dob in ("month", "near", "different") \
+        or comparison.levels.get(SEX) == "different"
 
 
 def listable(value: float, comparison: Comparison) -> bool:
-    """May this candidate be listed: at least ``POSSIBLE`` and two agreeing identity facts."""
-    return value >= POSSIBLE and comparison.facts >= 2 and not comparison.identifier_conflict
+    """May this candidate be listed: at least ``POSSIBLE``, two agreeing identity facts, no conflicting
+    identifier (unless another one matches), and born within the date-of-birth range when the searcher gave one (a range is a filter)."""
+    if comparison.outside_range or (comparison.identifier_conflict and not comparison.identifier_match):
+        return False
+    return value >= POSSIBLE and comparison.facts >= 2
 
 
 # Reach: the most a candidate can still score, from what is known before its names and addresses are
