@@ -169,7 +169,10 @@ def token_level(query: str, stored: str, *, given: bool) -> str:
         return "nickname"  # a shortened form: Alex, Sam, Chris
     similarity = JaroWinkler.similarity(query, stored)
     distance = OSA.distance(query, stored)
-    if (distance == 1 and shortest >= 4) or similarity >= 0.94:
+    # One edit in a name of four letters or more is a typo, except one letter changed in a four-letter
+    # name, which is as often another name (Jane, Jade, Jake): that is only "similar".
+    substituted = len(query) == len(stored) and sum(a != b for a, b in zip(query, stored)) == 1
+    if (distance == 1 and (shortest >= 5 or (shortest == 4 and not substituted))) or similarity >= 0.94:
         return "close"
     if similarity >= 0.88 or (distance <= 2 and shortest >= 6):
         return "similar"
