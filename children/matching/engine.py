@@ -114,11 +114,15 @@ def match_within_reach(query: Query, *, respect_shielding: bool = True,
                        shielded_unlocated: bool = False) -> list[Candidate]:
     """The candidates ``match(query, mode=FUZZY)`` returns (feed ingest).
 
-    Kept as feed ingest's entry point. With calibrated weights a date of birth that differs no longer
-    puts a child out of reach on its own, so there is no narrower date-of-birth window to look in; a
-    child holding another NHS number is still never read (``_identifiers_within_reach``).
+    Feed ingest's entry point: only candidates whose match probability (before any cap) reaches
+    ``scoring.REVIEW``, so a sibling at the same address is a new record, not a review for a person (a
+    searcher sees every candidate agreeing on two facts; a feed has nobody looking). With calibrated
+    weights a date of birth that differs no longer puts a child out of reach on its own, so there is no
+    narrower date-of-birth window to look in; a child holding another NHS number is still never read
+    (``_identifiers_within_reach``).
     """
-    return match(query, mode=FUZZY, respect_shielding=respect_shielding, shielded_unlocated=shielded_unlocated)
+    found = match(query, mode=FUZZY, respect_shielding=respect_shielding, shielded_unlocated=shielded_unlocated)
+    return [c for c in found if c.probability >= scoring.REVIEW]
 
 
 # Children counted per name: capped, so a common name costs no more than this many index entries.

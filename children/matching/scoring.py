@@ -40,6 +40,8 @@ def model() -> dict:
 
 CONFIDENT = model()["bands"]["confident"]
 POSSIBLE = model()["bands"]["possible"]
+# Feed ingest's floor: below it a row is a new child, not a candidate for a person's review.
+REVIEW = model()["bands"]["review"]
 # A confident match needs the given name to agree at one of these levels (see _like_a_sibling).
 CONFIDENT_GIVEN_LEVELS = {"exact", "nickname", "close"}
 

@@ -226,3 +226,13 @@ def test_the_record_page_of_an_incomplete_identity_is_refused_without_a_grant(se
     baby = child(given_names="Baby", family_name="Okonkwo", date_of_birth=None)
     response = searcher_client.get(baby.get_absolute_url())
     assert response.status_code == 403 and "Okonkwo" not in response.content.decode()
+
+
+def test_feed_ingest_takes_a_twin_for_review_but_not_a_sibling_at_the_same_address():
+    from children.matching import match_within_reach
+
+    twin = child(given_names="Oliver", family_name="Bennett")
+    sibling = child(given_names="Grace", family_name="Bennett", date_of_birth=date(2011, 7, 30))
+    row = Query.of(given_name="Olivia", family_name="Bennett", date_of_birth=DOB, postcode="W6 9LA")
+    assert {c.child for c in match(row, mode=FUZZY)} == {twin, sibling}  # a searcher sees both, as possible
+    assert [c.child for c in match_within_reach(row, shielded_unlocated=True)] == [twin]

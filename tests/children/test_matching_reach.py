@@ -163,7 +163,8 @@ def feed_queries(population, django_db_blocker):
 
 def _reference(query: Query, *, shielded_unlocated: bool) -> list[tuple]:
     """The fuzzy stage without any shortcut: every child its blocks find, read through the ORM and
-    scored by ``scoring.scored``; those that may be listed, best first."""
+    scored by ``scoring.scored``; those that may be listed (for ingest, ``shielded_unlocated``: those
+    reaching ``scoring.REVIEW`` too), best first."""
     blocks = blocking.fuzzy_blocks(query, django_settings.SEARCH_BLOCK_LIMIT)
     assert not blocks.truncated
     frequencies = name_frequencies(query)
@@ -181,7 +182,7 @@ def _reference(query: Query, *, shielded_unlocated: bool) -> list[tuple]:
                 a.postcode for a in child.addresses.all() if a.postcode != child.postcode),
             names=tuple(scoring.StoredName.of(n.kind, n.given_names, n.family_name) for n in child.names.all()))
         value, comparison = scoring.scored(unlocated if hidden else query, stored, frequencies)
-        if scoring.listable(value, comparison):
+        if scoring.listable(value, comparison) and (not shielded_unlocated or comparison.probability >= scoring.REVIEW):
             found.append((child.reference, value, tuple(comparison.reasons), -comparison.weight, child.pk))
     return [row[:3] for row in sorted(found, key=lambda c: (-c[1], c[3], c[4]))]
 
