@@ -486,6 +486,8 @@ def _without_names_or_place(query):
 
 def out_of_reach(query, child: StoredChild, remaining: float) -> bool:
     """Can this child not reach ``POSSIBLE`` whatever its names and postcode say?"""
+    if POSSIBLE <= 0:  # no floor: every child in the blocks is scored (the two-facts rule decides)
+        return False
     known, identifier_match = known_weight(query, child)
     if identifier_match:
         return False
