@@ -58,6 +58,9 @@ class SearchForm(forms.Form):
     dob_year = forms.CharField(label="Year", required=False, max_length=4)
     postcode = forms.CharField(label="Postcode", required=False, max_length=8,
                                help_text="A full postcode, or just the first part, like W6 or W6 9")
+    # Scored when given: a child of the other sex scores lower (issue #15). Not one of the "two of" facts.
+    sex = forms.ChoiceField(label="Sex (optional)", required=False,
+                            choices=[("", "Not known"), ("F", "Female"), ("M", "Male")])
     nhs_number = forms.CharField(label="NHS number", required=False, max_length=14,
                                  help_text="10 digits, like 943 476 5919")
     upn = forms.CharField(label="Unique pupil number (UPN)", required=False, max_length=13,
@@ -91,7 +94,7 @@ class SearchForm(forms.Form):
     def query(self) -> Query:
         data = self.cleaned_data
         return Query.of(given_name=data["given_name"], family_name=data["family_name"],
-                        date_of_birth=data["date_of_birth"], postcode=data["postcode"],
+                        date_of_birth=data["date_of_birth"], postcode=data["postcode"], sex=data.get("sex", ""),
                         nhs_number=data["nhs_number"], upn=data["upn"])
 
 

@@ -48,9 +48,12 @@ class Child(models.Model):
         MERGED = "merged", "Merged into another record"
 
     reference = models.CharField(max_length=13, unique=True, default=new_child_reference, editable=False)
-    given_names = models.CharField(max_length=100)
-    family_name = models.CharField(max_length=100)
-    date_of_birth = models.DateField(db_index=True, validators=[identifiers.validate_date_of_birth])
+    # A source may lack a date of birth or one of the names (an unborn or newborn baby, a disputed
+    # date of birth): the record is kept, marked "identity incomplete", and found by the facts it has.
+    given_names = models.CharField(max_length=100, blank=True)
+    family_name = models.CharField(max_length=100, blank=True)
+    date_of_birth = models.DateField(db_index=True, null=True, blank=True,
+                                     validators=[identifiers.validate_date_of_birth])
     sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     nhs_number = models.CharField(
         "NHS number", max_length=10, null=True, blank=True, unique=True, validators=[identifiers.validate_nhs_number]
@@ -95,6 +98,8 @@ class Child(models.Model):
         return reverse("children:record", kwargs={"reference": self.reference})
 
     def clean(self):
+        if not ((self.given_names or "").strip() or (self.family_name or "").strip()):
+            raise ValidationError("A child needs at least a given name or a family name.")
         if self.nhs_number:
             self.nhs_number = identifiers.clean_nhs_number(self.nhs_number)
         if self.upn:
@@ -130,7 +135,12 @@ class Child(models.Model):
 
     @property
     def full_name(self):
-        return f"{self.given_names} {self.family_name}"
+        return f"{self.given_names} {self.family_name}".strip()
+
+    @property
+    def identity_incomplete(self) -> bool:
+        """The source sent no date of birth, or no given or family name."""
+        return self.date_of_birth is None or not self.given_names.strip() or not self.family_name.strip()
 
 
 class ChildName(models.Model):
@@ -146,8 +156,8 @@ class ChildName(models.Model):
 
     child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="names")
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    given_names = models.CharField(max_length=100)
-    family_name = models.CharField(max_length=100)
+    given_names = models.CharField(max_length=100, blank=True)
+    family_name = models.CharField(max_length=100, blank=True)
     given_norm = models.CharField(max_length=100, db_index=True, editable=False)
     family_norm = models.CharField(max_length=100, db_index=True, editable=False)
     given_phonetic = models.CharField(max_length=16, db_index=True, editable=False)
@@ -204,7 +214,7 @@ class NameKey(models.Model):
     family_norm = models.CharField(max_length=100)
     given_key = models.CharField(max_length=16)
     family_key = models.CharField(max_length=16)
-    date_of_birth = models.DateField()
+    date_of_birth = models.DateField(null=True)
     postcode_district = models.CharField(max_length=4, blank=True)
 
     class Meta:

@@ -54,7 +54,7 @@ class ChildRecord:
     reference: str
     given_names: str
     family_name: str
-    date_of_birth: date
+    date_of_birth: date | None
     sex: str
     nhs_number: str
     upn: str
@@ -79,7 +79,12 @@ class ChildRecord:
 
     @property
     def full_name(self) -> str:
-        return f"{self.given_names} {self.family_name}"
+        return f"{self.given_names} {self.family_name}".strip()
+
+    @property
+    def identity_incomplete(self) -> bool:
+        """The source sent no date of birth, or no given or family name (``Child.identity_incomplete``)."""
+        return self.date_of_birth is None or not self.given_names.strip() or not self.family_name.strip()
 
     @property
     def moved_area(self) -> bool:

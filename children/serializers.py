@@ -22,8 +22,10 @@ class SearchRequestSerializer(serializers.Serializer):
                                      help_text="Full postcode, sector (W6 9) or district (W6).")
     nhs_number = serializers.CharField(required=False, allow_blank=True, max_length=14, default="")
     upn = serializers.CharField(required=False, allow_blank=True, max_length=13, default="")
+    sex = serializers.ChoiceField(choices=["", "F", "M"], required=False, allow_blank=True, default="",
+                                  help_text="F or M when known: scored, a child of the other sex scores lower.")
     mode = serializers.ChoiceField(choices=matching.MODES, default=matching.AUTO,
-                                   help_text="auto: plain first, fuzzy when plain finds nothing.")
+                                   help_text="auto: plain first, then fuzzy unless plain's best answer is confident.")
 
     def validate(self, data):
         data = {k: _no_nul(v) if isinstance(v, str) else v for k, v in data.items()}
@@ -60,7 +62,8 @@ class SearchRequestSerializer(serializers.Serializer):
         data = self.validated_data
         return Query.of(given_name=data["given_name"], family_name=data["family_name"],
                         date_of_birth=data["date_of_birth"], dob_from=data["dob_from"], dob_to=data["dob_to"],
-                        postcode=data["postcode"], nhs_number=data["nhs_number"], upn=data["upn"])
+                        postcode=data["postcode"], sex=data["sex"], nhs_number=data["nhs_number"],
+                        upn=data["upn"])
 
 
 class CandidateSerializer(serializers.Serializer):
@@ -70,7 +73,7 @@ class CandidateSerializer(serializers.Serializer):
     reference = serializers.CharField(source="child.reference")
     given_names = serializers.CharField(source="child.given_names")
     family_name = serializers.CharField(source="child.family_name")
-    date_of_birth = serializers.DateField(source="child.date_of_birth")
+    date_of_birth = serializers.DateField(source="child.date_of_birth", allow_null=True)
     sex = serializers.CharField(source="child.get_sex_display")
     local_authority = serializers.SerializerMethodField()
     postcode_district = serializers.SerializerMethodField()
@@ -87,7 +90,7 @@ class CandidateSerializer(serializers.Serializer):
 
 class SearchResultSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=[matching.PLAIN, matching.FUZZY], help_text="The stage that ran.")
-    too_many = serializers.BooleanField(help_text="More matched than the cap: none are listed; add detail.")
+    too_many = serializers.BooleanField(help_text="More matched than the cap: the best are listed; add detail.")
     matched = serializers.IntegerField()
     results = CandidateSerializer(many=True, source="candidates")
 

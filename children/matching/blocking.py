@@ -14,10 +14,9 @@ from datetime import date
 from django.db import connection
 from django.utils import timezone
 
-from children import names
+from children import identifiers, names
 from children.matching import dates, nicknames
 from children.matching.query import Query
-from children.matching.scoring import DobWindow
 from children.models import Child, ChildName, NameKey
 
 KEYS = NameKey._meta.db_table
@@ -54,19 +53,6 @@ class Probe:
         return f"SELECT {self.column} AS child_id FROM {self.table}{self.join} WHERE {' AND '.join(clauses)} " \
                f"LIMIT {int(limit)}", params
 
-    def narrowed(self, window: DobWindow) -> "Probe":
-        """This probe limited to children born from ``window.first`` to ``window.last``; unchanged when
-        it already asks for a date of birth or looks up an identifier. The window's other dates (slips
-        and a swap in another year) need nothing here: the fuzzy stage also looks each of its name keys
-        up with the date-of-birth variants (``_dob_condition``), which hold every one of them a child
-        can be born on (never before 1900 nor in the future: ``identifiers.validate_date_of_birth``)."""
-        columns = {column.rsplit(".", 1)[-1] for column, _, _ in self.conditions}
-        if columns & {"date_of_birth", "nhs_number", "upn"}:
-            return self
-        dob = f"{CHILDREN}.date_of_birth" if self.join else "date_of_birth"  # a join is always to the children
-        return Probe(self.table, [*self.conditions, (dob, "between", (window.first, window.last))], self.column,
-                     self.join)
-
 
 def in_clause(column: str, values: list) -> tuple[str, list]:
     """``column IN (...)``: on PostgreSQL a long list as one array parameter (``= ANY``), which the
@@ -92,11 +78,6 @@ class Blocks:
         """Add a probe; conditions are (column, operator, value), operator one of =, <, >=, in, between, is null."""
         if all(op != "in" or value for _, op, value in conditions):  # an empty IN matches nothing
             self.probes.append(Probe(table, list(conditions), column, join))
-
-    def narrow(self, window: DobWindow) -> "Blocks":
-        """Every probe limited to children born within ``window`` (see ``Probe.narrowed``)."""
-        self.probes = [probe.narrowed(window) for probe in self.probes]
-        return self
 
     def run(self, limit: int) -> "Blocks":
         if not self.probes:
@@ -171,13 +152,10 @@ def _plain_probes(query: Query, blocks: Blocks):
                      ("shielded", "=", False), column="id")
 
 
-def fuzzy_blocks(query: Query, limit: int, *, window: DobWindow | None = None) -> Blocks:
+def fuzzy_blocks(query: Query, limit: int) -> Blocks:
     """Phonetic keys, short forms, swapped names, date-of-birth slips and postcode districts
-    (and everything the plain stage looks under); with ``window``, only children born within it."""
-    blocks = fuzzy_probes(query)
-    if window is not None:
-        blocks.narrow(window)
-    return blocks.run(limit)
+    (and everything the plain stage looks under)."""
+    return fuzzy_probes(query).run(limit)
 
 
 def fuzzy_probes(query: Query) -> Blocks:
@@ -199,6 +177,11 @@ def fuzzy_probes(query: Query) -> Blocks:
             blocks.probe(KEYS, (column, "in", keys), dob_condition)
         if district:
             blocks.probe(KEYS, (column, "in", keys), ("postcode_district", "=", district))
+    if query.postcode_kind == "full":
+        # Both names and the date of birth mistyped: the children at that very postcode (a handful,
+        # through the sector index).
+        blocks.probe(CHILDREN, ("postcode_sector", "=", identifiers.postcode_sector(query.postcode)),
+                     ("postcode", "=", query.postcode), ("shielded", "=", False), column="id")
     if query.date_of_birth:
         if district:
             blocks.probe(CHILDREN, dob_condition, ("postcode_district", "=", district), ("shielded", "=", False),
@@ -206,20 +189,6 @@ def fuzzy_probes(query: Query) -> Blocks:
         # Both names mistyped: the children born that day (or with day and month swapped).
         exact = {query.date_of_birth, dates.swapped(query.date_of_birth)} - {None}
         blocks.probe(CHILDREN, ("date_of_birth", "in", exact), column="id")
-    return blocks
-
-
-def without_nhs_number(query: Query, window: DobWindow) -> Blocks:
-    """Children born within ``window`` who hold no NHS number, and any holding the query's NHS number
-    or UPN: through the partial index ``child_dob_without_nhs`` and the identifiers' unique indexes,
-    so it costs little however many children hold an NHS number."""
-    blocks = Blocks()
-    if query.upn:
-        blocks.probe(CHILDREN, ("upn", "=", query.upn), column="id")
-    blocks.probe(CHILDREN, ("nhs_number", "is null", None), ("date_of_birth", "between", (window.first, window.last)),
-                 column="id")
-    blocks.probe(CHILDREN, ("nhs_number", "is null", None), ("date_of_birth", "in", window.others), column="id")
-    blocks.probe(CHILDREN, ("nhs_number", "in", {"", query.nhs_number}), column="id")
     return blocks
 
 

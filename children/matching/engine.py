@@ -2,15 +2,17 @@
 
 Two stages. The plain stage looks for exact or prefix names and the exact date of
 birth; the fuzzy stage (phonetic keys, short forms, swapped names, previous names,
-date-of-birth slips, postcode districts) runs when the plain one finds nothing, or
-when asked. Candidates come from indexed blocks (``blocking``) and are scored in
-Python (``scoring``); only those scoring at least ``POSSIBLE`` are returned.
+date-of-birth slips, postcode districts) runs unless the plain one's best answer is
+confident, or when asked. Candidates come from indexed blocks (``blocking``) and are
+scored in Python (``scoring``, a calibrated match probability); those at least
+``POSSIBLE`` that agree on two identity facts are returned.
 
 Nothing here needs a request, a user or the audit log: the search service adds
 those, and feed ingest calls ``match`` directly.
 """
 
 import dataclasses
+from datetime import date
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -31,6 +33,9 @@ class Candidate:
     child: Child
     score: float
     reasons: tuple[str, ...]
+    weight: float = 0.0  # the unrounded log2 match weight: breaks ties between equal scores
+    probability: float = 0.0  # the match probability before any cap below CONFIDENT (calibration)
+    capped: bool = False  # kept below CONFIDENT (scoring.scored)
 
     @property
     def band(self) -> str:
@@ -43,7 +48,7 @@ class Candidate:
 
 @dataclass
 class SearchOutcome:
-    """``candidates`` is what may be listed: empty when ``too_many`` matched."""
+    """``candidates`` is what may be listed: the best ``cap`` when ``too_many`` matched."""
 
     candidates: list[Candidate]
     mode: str
@@ -65,7 +70,7 @@ def block_limit() -> int:
 
 def match(query: Query, *, mode: str = AUTO, respect_shielding: bool = True,
           shielded_unlocated: bool = False) -> list[Candidate]:
-    """Every candidate scoring at least ``scoring.POSSIBLE``, best first (no cap)."""
+    """Every candidate that may be listed (``scoring.listable``), best first (no cap)."""
     return search(query, mode=mode, cap=None, respect_shielding=respect_shielding,
                   shielded_unlocated=shielded_unlocated).candidates
 
@@ -74,8 +79,10 @@ def search(query: Query, *, mode: str = AUTO, cap=..., respect_shielding: bool =
            shielded_unlocated: bool = False) -> SearchOutcome:
     """Run the stages ``mode`` asks for and rank the result.
 
-    ``cap`` (default ``SEARCH_RESULT_CAP``; ``None`` for no cap): when more candidates
-    than this match, none are listed and ``too_many`` is set, so the searcher adds detail.
+    AUTO runs the plain stage, then the fuzzy one unless the plain stage's best answer is
+    confident (a wrong exact namesake must not hide the right child).
+    ``cap`` (default ``SEARCH_RESULT_CAP``; ``None`` for no cap): when more candidates than this
+    match, the best ``cap`` are listed and ``too_many`` is set, so the searcher adds detail.
     ``respect_shielding``: a shielded child is matched only on the fields anyone may see,
     and never by a query that gives a postcode (searchers always get this).
     ``shielded_unlocated`` (with ``respect_shielding``): a query that gives a postcode still matches
@@ -86,54 +93,69 @@ def search(query: Query, *, mode: str = AUTO, cap=..., respect_shielding: bool =
         raise ValueError(f"mode must be one of {MODES}")
     cap = settings.SEARCH_RESULT_CAP if cap is ... else cap
     limit = block_limit()
+    frequencies = name_frequencies(query)
     used = PLAIN if mode in (AUTO, PLAIN) else FUZZY
     blocks = blocking.plain_blocks(query, limit) if used == PLAIN else blocking.fuzzy_blocks(query, limit)
-    ranked = rank(query, blocks.ids, respect_shielding=respect_shielding, shielded_unlocated=shielded_unlocated)
-    if mode == AUTO and not ranked:
+    ranked = rank(query, blocks.ids, respect_shielding=respect_shielding, shielded_unlocated=shielded_unlocated,
+                  frequencies=frequencies)
+    if mode == AUTO and not (ranked and ranked[0].confident):
         used = FUZZY
         blocks = blocking.fuzzy_blocks(query, limit)
-        ranked = rank(query, blocks.ids, respect_shielding=respect_shielding, shielded_unlocated=shielded_unlocated)
+        ranked = rank(query, blocks.ids, respect_shielding=respect_shielding,
+                      shielded_unlocated=shielded_unlocated, frequencies=frequencies)
     too_many = cap is not None and len(ranked) > cap
     return SearchOutcome(
-        candidates=[] if too_many else ranked, mode=used, matched=len(ranked), too_many=too_many,
+        candidates=ranked[:cap] if too_many else ranked, mode=used, matched=len(ranked), too_many=too_many,
         blocked=len(blocks.ids), truncated=blocks.truncated, cap=cap, query=query,
     )
 
 
 def match_within_reach(query: Query, *, respect_shielding: bool = True,
                        shielded_unlocated: bool = False) -> list[Candidate]:
-    """The candidates ``match(query, mode=FUZZY)`` returns, looked for only where they can be (feed ingest).
+    """The candidates ``match(query, mode=FUZZY)`` returns (feed ingest).
 
-    A query with an exact date of birth (and no range) can score ``POSSIBLE`` only against children
-    born within ``scoring.dob_window`` of it: the fuzzy stage's probes that ask for no date of birth
-    are limited to the window's year (``Probe.narrowed``), a condition every candidate they could
-    return already meets. So the candidates are the same, from a small part of the rows; where the
-    fuzzy stage cut a probe at ``SEARCH_BLOCK_LIMIT``, the narrowed probe may find more of them, never
-    fewer, unless it is cut too. A query with an NHS number nobody born in the window could share
-    finds nobody, after one indexed look. Other queries: ``match``.
+    Feed ingest's entry point: only candidates whose match probability (before any cap) reaches
+    ``scoring.REVIEW``, so a sibling at the same address is a new record, not a review for a person (a
+    searcher sees every candidate agreeing on two facts; a feed has nobody looking). With calibrated
+    weights a date of birth that differs no longer puts a child out of reach on its own, so there is no
+    narrower date-of-birth window to look in; a child holding another NHS number is still never read
+    (``_identifiers_within_reach``).
     """
-    window = scoring.dob_window(query.date_of_birth) if query.date_of_birth and not query.dob_from \
-        and not query.dob_to else None
-    if window is None:
-        return match(query, mode=FUZZY, respect_shielding=respect_shielding, shielded_unlocated=shielded_unlocated)
-    if query.nhs_number and scoring.out_of_reach(scoring.IDENTIFIER_CONFLICT) \
-            and not blocking.without_nhs_number(query, window).run(1).ids:
-        # A child holding another NHS number is out of reach (IDENTIFIER_CONFLICT, see rank) unless
-        # its UPN matches, and nobody born within the window holds none, nor anyone these
-        # identifiers: no candidate anywhere.
-        return []
-    blocks = blocking.fuzzy_blocks(query, block_limit(), window=window)
-    return rank(query, blocks.ids, respect_shielding=respect_shielding, shielded_unlocated=shielded_unlocated)
+    found = match(query, mode=FUZZY, respect_shielding=respect_shielding, shielded_unlocated=shielded_unlocated)
+    return [c for c in found if c.probability >= scoring.REVIEW]
 
 
-def rank(query: Query, child_ids, *, respect_shielding: bool = True,
-         shielded_unlocated: bool = False) -> list[Candidate]:
-    """Score these children against the query; those at least ``POSSIBLE``, best first.
+# Children counted per name: capped, so a common name costs no more than this many index entries.
+FREQUENCY_CAP = 20000
+
+
+def name_frequencies(query: Query) -> scoring.Frequencies:
+    """How many children hold the query's first given name and whole family name, and how many
+    children there are (the highest id: one index probe), for the term-frequency adjustment."""
+    given = query.given_tokens[0] if query.given_tokens else ""
+    family = query.family_tokens[0] if query.family_tokens else ""
+    if not (given or family):
+        return scoring.NO_FREQUENCIES
+    names_table = ChildName._meta.db_table
+    parts, params = [f"(SELECT MAX(id) FROM {Child._meta.db_table})"], []
+    for column, token in (("given_norm", given), ("family_norm", family)):
+        parts.append(f"(SELECT COUNT(*) FROM (SELECT 1 FROM {names_table} WHERE {column} = %s "
+                     f"LIMIT {FREQUENCY_CAP}) AS {column}_count)")
+        params.append(token)
+    [(total, given_count, family_count)] = _fetch("SELECT " + ", ".join(parts), params)
+    return scoring.Frequencies(total=total or 0, given={given: given_count} if given else {},
+                               family={family: family_count} if family else {})
+
+
+def rank(query: Query, child_ids, *, respect_shielding: bool = True, shielded_unlocated: bool = False,
+         frequencies: scoring.Frequencies = scoring.NO_FREQUENCIES) -> list[Candidate]:
+    """Score these children against the query; those that may be listed, best first, ties broken
+    by the unrounded weight and then the child's id (never the random reference).
 
     Scores from plain columns (no model instances); loads the survivors as Child objects. A child
-    whose identifiers, date of birth or sex alone put ``POSSIBLE`` out of reach (``scoring.floor``)
-    is dropped before its names are read, and one whose family names add enough to that
-    (``scoring.name_floor``) before it is scored: the same result, less work.
+    whose identifiers, date of birth and sex leave ``POSSIBLE`` out of reach even with the best name
+    and postcode agreement the query allows (``scoring.out_of_reach``) is dropped before its names
+    are read: the same result, less work.
     """
     if not child_ids:
         return []
@@ -145,49 +167,50 @@ def rank(query: Query, child_ids, *, respect_shielding: bool = True,
         f"WHERE status = %s AND {ids_in}{identifiers}{shielded_filter}",
         [Child.Status.ACTIVE, *ids, *identifier_params, *([False] if shielded_filter else [])],
     )
-    plain = {}  # the columns, for those whose identifiers, date of birth and sex leave POSSIBLE within reach
+    remaining = scoring.best_remaining(query, frequencies)
+    within = {}
     for pk, dob, sex, nhs_number, upn, postcode, shielded in rows:
         hidden = respect_shielding and shielded  # matched only on what anyone may see
-        fields = dict(date_of_birth=dob, sex=sex, nhs_number=nhs_number or "", upn=upn or "",
+        fields = dict(date_of_birth=_as_date(dob), sex=sex, nhs_number=nhs_number or "", upn=upn or "",
                       postcode="" if hidden else postcode)
-        low = scoring.floor(query, scoring.StoredChild(**fields, previous_postcodes=(), names=()))
-        if low is None or not scoring.out_of_reach(low):
-            plain[pk] = (fields, hidden, low)
+        if not scoring.out_of_reach(query, scoring.StoredChild(**fields, previous_postcodes=(), names=()), remaining):
+            within[pk] = (fields, hidden)
     stored_names: dict[int, list] = {}
     for child_id, kind, given, family in _fetch_for(
-            plain, f"SELECT child_id, kind, given_names, family_name FROM {ChildName._meta.db_table}"):
+            within, f"SELECT child_id, kind, given_names, family_name FROM {ChildName._meta.db_table}"):
         stored_names.setdefault(child_id, []).append(scoring.StoredName.of(kind, given, family))
-    within = {}
-    for pk, (fields, hidden, low) in plain.items():
-        names = tuple(stored_names.get(pk, ()))
-        if low is None or not scoring.out_of_reach(low + scoring.name_floor(query, names)):
-            within[pk] = (fields, hidden, names)
     previous: dict[int, list[str]] = {}
     if query.postcode:
         for child_id, postcode in _fetch_for(within, f"SELECT child_id, postcode FROM {Address._meta.db_table}"):
             previous.setdefault(child_id, []).append(postcode)
     scored = {}
     unlocated = dataclasses.replace(query, postcode="", postcode_kind="")  # for shielded_unlocated
-    for pk, (fields, hidden, names) in within.items():
+    for pk, (fields, hidden) in within.items():
         stored = scoring.StoredChild(
-            **fields, names=names,
+            **fields, names=tuple(stored_names.get(pk, ())),
             previous_postcodes=() if hidden else tuple(p for p in previous.get(pk, ()) if p != fields["postcode"]))
         # A hidden location is neither evidence for nor against (only shielded_unlocated lets one through).
-        value, reasons = scoring.score(unlocated if hidden else query, stored)
-        if value >= scoring.POSSIBLE:
-            scored[pk] = (value, tuple(reasons))
+        value, comparison = scoring.scored(unlocated if hidden else query, stored, frequencies)
+        if scoring.listable(value, comparison):
+            scored[pk] = (value, comparison)
     children = Child.objects.filter(pk__in=list(scored)).select_related("local_authority")
-    found = [Candidate(child=child, score=scored[child.pk][0], reasons=scored[child.pk][1]) for child in children]
-    found.sort(key=lambda c: (-c.score, c.child.reference))
+    found = [Candidate(child=child, score=scored[child.pk][0], reasons=tuple(scored[child.pk][1].reasons),
+                       weight=scored[child.pk][1].weight, probability=scored[child.pk][1].probability,
+                       capped=scored[child.pk][1].capped) for child in children]
+    found.sort(key=lambda c: (-c.score, -c.weight, c.child.pk))
     return found
 
 
+def _as_date(value):
+    """SQLite returns dates from a raw cursor as text."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def _identifiers_within_reach(query: Query) -> tuple[str, list]:
-    """SQL keeping the children whose NHS number and UPN leave ``POSSIBLE`` within reach: one holding
-    an identifier other than the query's takes ``IDENTIFIER_CONFLICT``, out of reach unless another
-    identifier matches (which damps every penalty)."""
+    """SQL keeping the children whose NHS number and UPN do not conflict with the query's: one holding
+    an identifier other than the query's is never listed, unless another identifier matches."""
     asked = [(column, getattr(query, column)) for column in ("nhs_number", "upn") if getattr(query, column)]
-    if not asked or not scoring.out_of_reach(scoring.IDENTIFIER_CONFLICT):
+    if not asked:
         return "", []
     matches = " OR ".join(f"{column} = %s" for column, _ in asked)
     no_conflict = " AND ".join(f"COALESCE({column}, '') IN ('', %s)" for column, _ in asked)

@@ -126,7 +126,7 @@ def test_an_old_postcode_from_the_address_history_still_counts():
 def test_an_nhs_number_alone_finds_the_child_with_full_confidence():
     target = child(given_names="Seán", family_name="Walsh")
     [found] = match(Query.of(nhs_number=target.nhs_number))
-    assert found.child == target and found.score == 1.0 and found.reasons == ("NHS number matches",)
+    assert found.child == target and found.score >= 0.999 and found.reasons == ("NHS number matches",)
 
 
 def test_twins_are_told_apart_by_their_given_names():
@@ -176,12 +176,12 @@ def test_a_shielded_child_has_no_district_in_the_name_keys():
     assert set(NameKey.objects.filter(child=hidden).values_list("postcode_district", flat=True)) == {"TR1"}
 
 
-def test_more_matches_than_the_cap_asks_for_more_detail_instead_of_listing_them(settings):
+def test_more_matches_than_the_cap_lists_the_best_and_asks_for_more_detail(settings):
     settings.SEARCH_RESULT_CAP = 3
     for n in range(4):
         child(given_names="Harry", family_name="Jones", date_of_birth=DOB + timedelta(days=n * 400))
     outcome = search(Query.of(given_name="Harry", family_name="Jones", postcode="W6"))
-    assert outcome.too_many and outcome.candidates == [] and outcome.matched == 4
+    assert outcome.too_many and len(outcome.candidates) == 3 and outcome.matched == 4
     assert len(search(Query.of(given_name="Harry", family_name="Jones", postcode="W6"), cap=None).candidates) == 4
 
 

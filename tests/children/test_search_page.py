@@ -129,13 +129,15 @@ def test_a_shielded_child_shows_no_location_in_results(searcher_client):
     assert "Amelia Trelawny" not in page and "No children matched" in page
 
 
-def test_too_many_matches_asks_for_more_detail(searcher_client, settings):
+def test_too_many_matches_lists_the_best_and_asks_for_more_detail(searcher_client, settings):
     settings.SEARCH_RESULT_CAP = 2
     for day in (1, 2, 3):
         factories.ChildFactory(given_names="Jack", family_name="Smith", date_of_birth=date(2014, 1, day),
                                postcode="W6 9LA")
     page = searcher_client.post(URL, form(family_name="Smith", postcode="W6")).content.decode()
-    assert "More than 2 children could match" in page and "Jack Smith" not in page
+    assert "3 children could match: the best 2 are listed" in page and page.count("Jack Smith") == 2
+    event = AccessEvent.objects.filter(action="child.search").latest("pk")
+    assert len(event.details["children"]) == 2 and event.details["too_many"] is True
 
 
 def test_each_search_is_audited_with_a_fingerprint_mode_count_and_references_never_the_query(searcher_client,
