@@ -457,7 +457,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="a few requests of each (for the test suite)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.clients, args.requests, args.seconds, args.sample = "1,4", 8, 10, 30
+        args.clients, args.requests, args.seconds, args.sample = "1,4", 6, 10, 30
         args.feed_batch, args.icontains, args.audit_writers, args.audit_events = 5, 5, 2, 50
         args.retention_children = 30
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
