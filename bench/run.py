@@ -242,9 +242,10 @@ def client(args):
     return out
 
 
-def run_http(kind, port, clients: int, sessions: list, items: list, requests: int, seconds: float) -> dict:
-    """``requests`` of ``kind`` shared by ``clients`` processes, each stopping after ``seconds``."""
-    warm = 2
+def run_http(kind, port, clients: int, sessions: list, items: list, requests: int, seconds: float,
+             warm: int = 2) -> dict:
+    """``requests`` of ``kind`` shared by ``clients`` processes, each stopping after ``seconds``; each
+    client's first ``warm`` requests are not timed."""
     per_client = max(1, requests // clients)
     cycle = itertools.cycle(items)
     shares = [[next(cycle) for _ in range(per_client + warm)] for _ in range(clients)]
@@ -442,6 +443,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--clients", default="1,4,16", help="comma-separated concurrency levels")
     parser.add_argument("--requests", type=int, default=400, help="requests per measurement per concurrency level")
     parser.add_argument("--seconds", type=float, default=60, help="time cap per measurement per concurrency level")
+    parser.add_argument("--warm", type=int, default=2, help="untimed requests per client before each measurement")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--sample", type=int, default=500, help="children sampled for the queries")
     parser.add_argument("--feed-batch", type=int, default=100, help="rows per feed API call")
@@ -459,7 +461,7 @@ def main(argv=None) -> dict:
     if args.quick:
         args.clients, args.requests, args.seconds, args.sample = "1,4", 6, 10, 30
         args.feed_batch, args.icontains, args.audit_writers, args.audit_events = 5, 5, 2, 50
-        args.retention_children = 30
+        args.retention_children, args.warm = 30, 1
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         raise SystemExit("bench/run measures the production shape: set DATABASE_URL=postgres://... and REDIS_URL")
     levels = [int(c) for c in args.clients.split(",")]
@@ -519,7 +521,8 @@ def main(argv=None) -> dict:
                 if kind == "feed-upsert":
                     http[kind][str(clients)] = run_feed(port, items, args.requests, args.seconds)
                 else:
-                    http[kind][str(clients)] = run_http(kind, port, clients, who, items, args.requests, args.seconds)
+                    http[kind][str(clients)] = run_http(kind, port, clients, who, items, args.requests, args.seconds,
+                                                          args.warm)
                 print(f"{kind:<18} {clients:>3} clients  {http[kind][str(clients)]}", flush=True)
         rss = worker_rss_kib(server.pid)
     finally:
