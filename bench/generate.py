@@ -23,12 +23,19 @@ Derived columns (normalised names, phonetic keys, the matching engine's ``NameKe
 postcode district and sector, retention date) come from the same functions ``save()`` calls;
 ``tests/bench/test_generate.py`` compares a generated set with the same children saved
 through the models.
+
+``--audit-events M`` then appends M audit events from the last ``--audit-months`` months (searches,
+record views, sign-ins, grants; generated actors in the generated organisations, sampled children)
+to every chain in turn, hashed by ``audit.services.compute_hash`` and linked from each chain's head
+(locked while a chunk is written), so ``verify_audit_chain`` passes; the monthly partitions are
+made first.
 """
 
 import argparse
 import csv
 import io
 import itertools
+import json
 import multiprocessing
 import os
 import platform
@@ -477,9 +484,134 @@ def reset_sequences(cursor) -> None:
                        f"GREATEST((SELECT max(id) FROM {table}), 1))")
 
 
+# --- Audit events --------------------------------------------------------------------------
+
+# (action, weight, has a child, outcome): searches and record views dominate a real log.
+AUDIT_MIX = [("child.search", 40, False, "allowed"), ("child.view", 30, True, "allowed"),
+             ("child.view", 1, True, "denied"), ("login.success", 12, False, "allowed"),
+             ("logout", 8, False, "allowed"), ("grant.organisation", 6, True, "allowed"),
+             ("grant.access_request", 2, True, "allowed"), ("grant.break_glass", 1, True, "allowed")]
+AUDIT_ACTOR_BASE = 1_000_000_000  # generated actors' ids: no user has them (actor_id is not a foreign key)
+AUDIT_COLUMNS = ["occurred_at", "chain", "seq", "actor_id", "actor_username", "actor_role", "organisation_id",
+                 "local_authority_id", "action", "child_ref", "child_local_authority_id", "shielded", "reason",
+                 "request_id", "ip_address", "user_agent", "outcome", "details", "prev_hash", "hash"]
+
+
+@dataclass
+class AuditWorld:
+    """What generated events point at: organisations (id, LA) and a sample of children (ref, LA, shielded)."""
+
+    organisations: list[tuple[int, int]]
+    children: list[tuple[str, int, bool]]
+    actors: int
+
+    @classmethod
+    def load(cls, *, events: int, seed: int) -> "AuditWorld":
+        organisations = list(Organisation.objects.order_by("pk").values_list("pk", "local_authority_id"))
+        from django.db.models import Max, Min
+
+        bounds = Child.objects.aggregate(low=Min("id"), high=Max("id"))
+        children = []
+        if bounds["low"] is not None:
+            span = range(bounds["low"], bounds["high"] + 1)
+            ids = random.Random(seed).sample(span, min(len(span), 100_000))
+            children = list(Child.objects.filter(pk__in=ids).order_by("pk").values_list(
+                "reference", "local_authority_id", "shielded"))
+        return cls(organisations=organisations, children=children, actors=min(100_000, max(50, events // 10_000)))
+
+
+def _audit_chain(args) -> int:
+    """Append ``count`` events to one chain, ``chunk`` per transaction, the head locked while each is
+    written; times ascend with seq from after the chain's last event to ``end``. Returns events written."""
+    from audit.models import AccessEvent, ChainHead
+    from audit.services import compute_hash
+
+    world, seed, chain, count, start, end, chunk = args
+    connection.close()  # a forked worker opens its own connection
+    rng = random.Random(seed * 7_919 + chain)
+    weights = _cumulative(w for _, w, _, _ in AUDIT_MIX)
+    last = AccessEvent.objects.filter(chain=chain).order_by("-seq").values_list("occurred_at", flat=True).first()
+    if last is not None:
+        start = max(start, last + timedelta(microseconds=1))
+    step = (end - start) / max(count, 1)
+    written = 0
+    while written < count:
+        n = min(chunk, count - written)
+        with transaction.atomic(), connection.cursor() as django_cursor:
+            head = ChainHead.objects.select_for_update().get(pk=chain)
+            seq, prev_hash, lines = head.last_seq, head.last_hash, []
+            for i in range(written, written + n):
+                action, _, with_child, outcome = AUDIT_MIX[rng.choices(range(len(AUDIT_MIX)), cum_weights=weights)[0]]
+                actor = rng.randrange(world.actors)
+                org_id, la_id = world.organisations[actor % len(world.organisations)]
+                ref, child_la, shielded = (rng.choice(world.children) if with_child and world.children
+                                           else ("", None, False))
+                details = {"mode": rng.choice(["plain", "fuzzy"]), "results": rng.randint(0, 20)} \
+                    if action == "child.search" else {}
+                seq += 1
+                event = AccessEvent(
+                    occurred_at=start + step * i + step * rng.random() * 0.5, chain=chain, seq=seq,
+                    actor_id=AUDIT_ACTOR_BASE + actor, actor_username=f"generated-{actor}",
+                    actor_role="Practitioner", organisation_id=org_id, local_authority_id=la_id, action=action,
+                    child_ref=ref, child_local_authority_id=child_la, shielded=shielded,
+                    reason="Serious concern reported out of hours" if action == "grant.break_glass" else "",
+                    request_id=f"{rng.getrandbits(128):032x}", ip_address=f"192.0.2.{actor % 250 + 1}",
+                    user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64)", outcome=outcome, details=details,
+                    prev_hash=prev_hash)
+                event.hash = prev_hash = compute_hash(event)
+                lines.append("\t".join(_text(v) for v in (
+                    event.occurred_at.isoformat(), chain, seq, event.actor_id, event.actor_username,
+                    event.actor_role, org_id, la_id, action, ref, child_la, shielded, event.reason,
+                    event.request_id, event.ip_address, event.user_agent, outcome,
+                    json.dumps(details, sort_keys=True), event.prev_hash, event.hash)) + "\n")
+            with django_cursor.cursor.copy(
+                    f"COPY {AccessEvent._meta.db_table} ({', '.join(AUDIT_COLUMNS)}) FROM STDIN") as copy:
+                copy.write("".join(lines))
+            last_id = AccessEvent.objects.filter(chain=chain, seq=seq).values_list("id", flat=True).get()
+            ChainHead.objects.filter(pk=chain).update(last_seq=seq, last_hash=prev_hash, last_event_id=last_id)
+        written += n
+    return written
+
+
+def generate_audit_events(*, events: int, seed: int, months: int = 12, workers: int = 2, chunk: int = 50_000,
+                          progress=True) -> dict:
+    """``events`` AccessEvents over the last ``months`` months, spread over every chain (a worker a
+    chain at a time), hashed with ``audit.services.compute_hash`` so ``verify_audit_chain`` passes.
+    Monthly partitions are made first, so none lands in the default partition."""
+    from audit import partitions
+    from audit.services import ensure_chain_heads
+
+    started = time.perf_counter()
+    ensure_chain_heads()
+    end = datetime.now(dt_timezone.utc)
+    start = end - timedelta(days=round(months * 30.44))
+    partitions.ensure_month_partitions(first_month=start.date().replace(day=1), months=months + 4)
+    world = AuditWorld.load(events=events, seed=seed)
+    if not world.organisations:
+        raise SystemExit("no organisations: generate children first")
+    chains = settings.AUDIT_CHAINS
+    tasks = [(world, seed, chain, events // chains + (1 if chain <= events % chains else 0), start, end, chunk)
+             for chain in range(1, chains + 1)]
+    connection.close()
+    if workers == 1:
+        counts = list(map(_audit_chain, tasks))
+    else:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            counts = pool.map(_audit_chain, tasks)
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE audit_accessevent")
+    seconds = time.perf_counter() - started
+    if progress:
+        print(f"  {sum(counts):,} audit events in {seconds:.1f}s over {chains} chains", flush=True)
+    return {"audit_events": sum(counts), "audit_seconds": round(seconds, 1),
+            "audit_events_per_second": round(sum(counts) / max(seconds, 1e-9))}
+
+
 # --- The run ---------------------------------------------------------------------------------
 
-def generate(*, children: int, seed: int, workers: int = 2, chunk_size: int = 20_000, progress=True) -> dict:
+def generate(*, children: int, seed: int, workers: int = 2, chunk_size: int = 20_000, progress=True,
+             audit_events: int = 0, audit_months: int = 12) -> dict:
     from django.core.management import call_command
     from tqdm import tqdm
 
@@ -524,7 +656,9 @@ def generate(*, children: int, seed: int, workers: int = 2, chunk_size: int = 20
         cursor.execute("ANALYZE")
     index_seconds = time.perf_counter() - index_started
     rows = sum(counts.values())
-    return {"children": children, "seed": seed, "workers": workers, "rows": counts, "total_rows": rows,
+    audit = (generate_audit_events(events=audit_events, seed=seed, months=audit_months, workers=workers,
+                                   progress=progress) if audit_events else {})
+    return {**audit, "children": children, "seed": seed, "workers": workers, "rows": counts, "total_rows": rows,
             "load_seconds": round(load_seconds, 1), "rows_per_second": round(rows / max(load_seconds, 1e-9)),
             "index_seconds": round(index_seconds, 1), "dropped_indexes_and_constraints": dropped,
             "total_seconds": round(time.perf_counter() - started, 1), "machine": platform.node(),
@@ -532,20 +666,21 @@ def generate(*, children: int, seed: int, workers: int = 2, chunk_size: int = 20
 
 
 def main(argv=None) -> None:
-    import json
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--children", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=20_000)
+    parser.add_argument("--audit-events", type=int, default=0, help="AccessEvents to write over the last months")
+    parser.add_argument("--audit-months", type=int, default=12)
     parser.add_argument("--restore", action="store_true", help="only rebuild indexes saved by an interrupted run")
     args = parser.parse_args(argv)
     if args.restore:
         with connection.cursor() as cursor:
             restore_indexes(cursor)
         return
-    result = generate(children=args.children, seed=args.seed, workers=args.workers, chunk_size=args.chunk)
+    result = generate(children=args.children, seed=args.seed, workers=args.workers, chunk_size=args.chunk,
+                      audit_events=args.audit_events, audit_months=args.audit_months)
     print(json.dumps(result, indent=2))
 
 
