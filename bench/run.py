@@ -448,6 +448,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--sample", type=int, default=500, help="children sampled for the queries")
     parser.add_argument("--feed-batch", type=int, default=100, help="rows per feed API call")
+    parser.add_argument("--feed-rows", type=int, default=5000, help="children the feed sends a row for (each pass)")
     parser.add_argument("--icontains", type=int, default=20, help="naive icontains queries (and engine searches)")
     parser.add_argument("--audit-writers", type=int, default=8)
     parser.add_argument("--audit-events", type=int, default=1000, help="events per audit writer")
@@ -462,6 +463,7 @@ def main(argv=None) -> dict:
     if args.quick:
         args.clients, args.requests, args.seconds, args.sample = "1,4", 6, 10, 30
         args.feed_batch, args.icontains, args.audit_writers, args.audit_events = 5, 5, 2, 50
+        args.feed_rows = 30
         args.retention_children, args.warm = 30, 1
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         raise SystemExit("bench/run measures the production shape: set DATABASE_URL=postgres://... and REDIS_URL")
@@ -479,7 +481,8 @@ def main(argv=None) -> dict:
     sampled = sample_children(args.sample, rng)
     work = search_work(sampled, rng)
     references = viewable_references(organisation, args.sample)
-    rows = feed_rows(sampled, organisation)
+    feed_children = {c.pk: c for c in sampled + sample_children(max(0, args.feed_rows - len(sampled)), rng)}
+    rows = feed_rows(list(feed_children.values())[:args.feed_rows], organisation)
     today = date.today().isoformat()
     csv_paths = ["/audit/export.csv?" + urlencode({"actor": u.username, "date_from": today, "date_to": today})
                  for u in practitioners[:4]]
