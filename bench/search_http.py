@@ -29,18 +29,12 @@ POST (the form posts, so the query stays out of URLs and logs) carrying the CSRF
 """
 
 import argparse
-import html
-import http.client
 import multiprocessing
 import os
 import platform
 import random
-import re
-import socket
-import subprocess
 import sys
 import time
-from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -52,18 +46,13 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection, connections  # noqa: E402
-from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
+
+from http_load import percentile, request, signed_in, start_gunicorn, stop_gunicorn, verified_session  # noqa: E402
 
 KINDS = ["identifier", "plain", "fuzzy-auto", "fuzzy-asked", "record", "search-page", "healthz"]
 TARGET_MS = {"identifier": 25, "plain": 25, "fuzzy-auto": 150, "fuzzy-asked": 150, "record": 25}
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def load_children(count: int, chunk: int = 20_000):
@@ -111,9 +100,6 @@ def load_children(count: int, chunk: int = 20_000):
 def make_practitioners(count: int, viewable: list):
     """``count`` vetted practitioners of one organisation with open involvements on ``viewable``
     children (access synced as a real involvement gives it), each with a verified-TOTP session."""
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     from audit.context import RequestContext
     from practitioners.services import involvement_access_pairs, sync_organisation_access
     from tests import factories
@@ -124,17 +110,7 @@ def make_practitioners(count: int, viewable: list):
                     for child in viewable]
     sync_organisation_access(opened=involvement_access_pairs(involvements), context=RequestContext.system("bench"),
                              audit_each=False)
-    sessions = []
-    for _ in range(count):
-        user = factories.PractitionerFactory(organisation=organisation).user
-        device = TOTPDevice.objects.create(user=user, name="bench")
-        client = Client()
-        client.force_login(user)
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-        sessions.append(session.session_key)
-    return sessions
+    return [verified_session(factories.PractitionerFactory(organisation=organisation).user) for _ in range(count)]
 
 
 def build_work(people, nhs, viewable_refs, per_kind: int, seed: int = 7):
@@ -179,62 +155,10 @@ def build_work(people, nhs, viewable_refs, per_kind: int, seed: int = 7):
     return work
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(db_name: str, workers: int, data_dir: str):
-    url = urlsplit(os.environ["DATABASE_URL"])
-    env = {**os.environ, "DATABASE_URL": urlunsplit(url._replace(path=f"/{db_name}")),
-           "SIGNPOST_DEBUG": "false", "SECURE_COOKIES": "false", "SIGNPOST_DATA_DIR": data_dir,
-           "LOG_LEVEL": "WARNING"}
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput", "-v", "0"],
-                   env=env, check=True, cwd=ROOT)
-    port = free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "signpost.wsgi", "--workers", str(workers),
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning"], env=env, cwd=ROOT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            status, _, _ = request(port, "GET", "/healthz")
-            if status == 200:
-                return process, port
-        except OSError:
-            pass
-        time.sleep(0.3)
-    process.terminate()
-    raise SystemExit("gunicorn did not answer /healthz within 60s")
-
-
-def request(port, method, path, body=None, cookies=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        all_headers = {"Host": "127.0.0.1", **(headers or {})}
-        if cookies:
-            all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-        if body is not None:
-            all_headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request(method, path, body=body, headers=all_headers)
-        response = conn.getresponse()
-        data = response.read()
-        return response.status, response.getheader("Set-Cookie") or "", data
-    finally:
-        conn.close()
-
-
 def client_process(args):
     """One signed-in practitioner: fetch the search page for a CSRF token, then time each request."""
     port, session_key, items = args
-    cookies = {settings.SESSION_COOKIE_NAME: session_key}
-    status, set_cookie, page = request(port, "GET", "/children/search/", cookies=cookies)
-    assert status == 200, f"search page answered {status}: is the session verified?"
-    jar = SimpleCookie()
-    jar.load(set_cookie)
-    cookies[settings.CSRF_COOKIE_NAME] = jar[settings.CSRF_COOKIE_NAME].value
-    token = html.unescape(re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode())
+    cookies, token = signed_in(port, session_key)
     out, started = [], time.perf_counter()
     for kind, payload in items:
         t0 = time.perf_counter()
@@ -297,7 +221,9 @@ def main():
         random.Random(11).shuffle(mixed)
         naive = icontains_baseline(people, args.icontains) if args.icontains else []
 
-        server, port = start_gunicorn(connection.settings_dict["NAME"], args.workers, args.data_dir)
+        url = urlsplit(os.environ["DATABASE_URL"])
+        database_url = urlunsplit(url._replace(path=f"/{connection.settings_dict['NAME']}"))
+        server, port = start_gunicorn(database_url, args.workers, args.data_dir)
         connections.close_all()
         # warm up each worker (imports, template loading, the planner's first plans): untimed
         warm = [(port, key, mixed[:20]) for key in sessions]
@@ -340,8 +266,7 @@ def main():
               f"PostgreSQL {connection.pg_version // 10000}; {Child.objects.count():,} children")
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_gunicorn(server)
         connections.close_all()
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
