@@ -420,9 +420,9 @@ def _worker(args) -> tuple[dict[str, int], int]:
 BULK_MODELS = [Child, ChildName, NameKey, Address, Involvement, ChildGroupObjectPermission]
 
 
-def drop_indexes(cursor) -> int:
-    """Save and drop the bulk tables' indexes and constraints (primary keys last back on first)."""
-    names_ = [m._meta.db_table for m in BULK_MODELS]
+def drop_indexes(cursor, models=BULK_MODELS) -> int:
+    """Save and drop these tables' indexes and constraints (primary keys first back on)."""
+    names_ = [m._meta.db_table for m in models]
     cursor.execute("CREATE TABLE IF NOT EXISTS bench_generate_ddl (n serial PRIMARY KEY, tbl text, kind text, "
                    "name text, ddl text)")
     cursor.execute("SELECT count(*) FROM bench_generate_ddl")
@@ -479,7 +479,8 @@ def reset_sequences(cursor) -> None:
 
 # --- The run ---------------------------------------------------------------------------------
 
-def generate(*, children: int, seed: int, workers: int = 2, chunk_size: int = 20_000, progress=True) -> dict:
+def generate(*, children: int, seed: int, workers: int = 2, chunk_size: int = 20_000, progress=True,
+             audit_events: int = 0, audit_months: int = 12) -> dict:
     from django.core.management import call_command
     from tqdm import tqdm
 
@@ -524,11 +525,34 @@ def generate(*, children: int, seed: int, workers: int = 2, chunk_size: int = 20
         cursor.execute("ANALYZE")
     index_seconds = time.perf_counter() - index_started
     rows = sum(counts.values())
+    audit = {}
+    if audit_events:
+        audit = write_audit(audit_events, seed=seed, months=audit_months, workers=workers, progress=progress)
     return {"children": children, "seed": seed, "workers": workers, "rows": counts, "total_rows": rows,
             "load_seconds": round(load_seconds, 1), "rows_per_second": round(rows / max(load_seconds, 1e-9)),
             "index_seconds": round(index_seconds, 1), "dropped_indexes_and_constraints": dropped,
             "total_seconds": round(time.perf_counter() - started, 1), "machine": platform.node(),
-            "cpus": os.cpu_count()}
+            "cpus": os.cpu_count(), **audit}
+
+
+def write_audit(events: int, *, seed: int, months: int, workers: int, progress=True) -> dict:
+    """The access log: indexes off, chained events in, indexes rebuilt (see audit_population)."""
+    from audit.models import AccessEvent, EventDisclosure
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import audit_population
+
+    say = print if progress else (lambda *_: None)
+    with connection.cursor() as cursor:
+        drop_indexes(cursor, [AccessEvent, EventDisclosure])
+    say(f"writing {events:,} audit events over {months} months")
+    result = audit_population.write_events(total=events, seed=seed, months=months, workers=workers)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        restore_indexes(cursor, progress=say)
+        cursor.execute(f"ANALYZE {AccessEvent._meta.db_table}")
+        cursor.execute(f"ANALYZE {EventDisclosure._meta.db_table}")
+    return {**result, "audit_index_seconds": round(time.perf_counter() - started, 1)}
 
 
 def main(argv=None) -> None:
@@ -539,13 +563,16 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=20_000)
+    parser.add_argument("--audit-events", type=int, default=0, help="also write this many chained audit events")
+    parser.add_argument("--audit-months", type=int, default=12)
     parser.add_argument("--restore", action="store_true", help="only rebuild indexes saved by an interrupted run")
     args = parser.parse_args(argv)
     if args.restore:
         with connection.cursor() as cursor:
             restore_indexes(cursor)
         return
-    result = generate(children=args.children, seed=args.seed, workers=args.workers, chunk_size=args.chunk)
+    result = generate(children=args.children, seed=args.seed, workers=args.workers, chunk_size=args.chunk,
+                      audit_events=args.audit_events, audit_months=args.audit_months)
     print(json.dumps(result, indent=2))
 
 
