@@ -325,7 +325,9 @@ def time_audit_writes(writers: int, events: int, full_verify_max: int) -> dict:
            "first_break": str(report.first_break) if report.first_break else None}
     if before + written <= full_verify_max:
         t0 = time.perf_counter()
-        full = integrity.verify()
+        # A generated log has no anchor file (anchors are the deployment's, outside the database): the
+        # chain's own links are what is measured here.
+        full = integrity.verify(require_anchor=False)
         out.update(full_verify=True, full_verify_ok=full.ok, full_verify_events=full.events_checked,
                    full_verify_seconds=round(time.perf_counter() - t0, 2))
         out["chain_ok"] = out["chain_ok"] and full.ok

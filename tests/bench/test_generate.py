@@ -34,7 +34,9 @@ def _generator():
 def test_a_generated_population_is_what_the_app_itself_would_store():
     """One tiny run (generating is the slow part), then each property in its own check."""
     generator = _generator()
-    result = generator.generate(children=300, seed=7, workers=1, chunk_size=120, progress=False)
+    result = generator.generate(children=300, seed=7, workers=1, chunk_size=120, progress=False,
+                                audit_events=2_000, audit_months=3)
+    the_access_log_is_chained_across_monthly_partitions(result)
     every_child_row_is_what_save_would_store(result)
     names_and_matching_keys_are_the_ones_the_models_derive()
     organisations_hold_access_exactly_where_they_have_an_open_involvement()
@@ -105,3 +107,19 @@ def the_same_seed_writes_the_same_people(generator):
     generator.generate(children=300, seed=7, workers=1, chunk_size=120, progress=False)
     again = list(Child.objects.order_by("pk").values_list("given_names", "family_name", "date_of_birth", "postcode"))
     assert again == first
+
+
+def the_access_log_is_chained_across_monthly_partitions(result):
+    from audit import integrity
+    from audit.models import AccessEvent
+
+    assert result["audit_events"] == AccessEvent.objects.count() == 2_000
+    report = integrity.verify()
+    assert report.ok, report.first_break()
+    months = {d.strftime("%Y-%m") for d in AccessEvent.objects.values_list("occurred_at", flat=True)}
+    assert len(months) >= 3
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM audit_accessevent_default")
+        assert cursor.fetchone()[0] == 0, "every event landed in its month's partition"
+    named = AccessEvent.objects.exclude(child_ref="").values_list("child_ref", flat=True)[:50]
+    assert named and set(named) <= set(Child.objects.values_list("reference", flat=True))
