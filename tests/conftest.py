@@ -67,6 +67,16 @@ def _audit_anchor_optional(settings):
     settings.AUDIT_ANCHOR_REQUIRED = False
 
 
+@pytest.fixture(autouse=True)
+def _own_anchor_file(settings, tmp_path, monkeypatch):
+    """Each test anchors into a file of its own: the database is emptied between tests, so an anchor
+    left by one (the writer anchors every AUDIT_ANCHOR_EVERY events) names events the next never had.
+    Processes a test starts (gunicorn, workers) inherit it through the environment."""
+    path = tmp_path / "audit-anchors.jsonl"
+    settings.AUDIT_ANCHOR_FILE = path
+    monkeypatch.setenv("AUDIT_ANCHOR_FILE", str(path))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _audit_tables_flushable_by_the_test_suite():
     """Transactional tests and live_server empty the database between tests; the audit

@@ -78,6 +78,9 @@ def start_worker(tmp_path_factory, **environment):
         "DB_CONN_MAX_AGE": "0",  # no connection left open when the test database is dropped
         "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
         "LOG_LEVEL": "WARNING",
+        # The worker outlives single tests (and their own anchor files): one file for its whole life.
+        "AUDIT_ANCHOR_FILE": str(tmp_path_factory.mktemp("anchors") / "audit-anchors.jsonl"),
+        "AUDIT_ANCHOR_REQUIRED": "false",  # as in-process (tests/conftest.py): these jobs verify the chain alone
         **environment,
     }
     command = [
