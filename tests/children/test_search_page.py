@@ -168,3 +168,13 @@ def test_when_the_audit_write_fails_no_result_is_shown(searcher_client, kacper, 
     with pytest.raises(DatabaseError):
         services.search_children(query=Query.of(family_name="Kocinski", date_of_birth=kacper.date_of_birth),
                                  context=RequestContext(user=response.wsgi_request.user))
+
+
+@pytest.mark.parametrize("family_name", ["Kociński", "Nobody"])  # the plain stage answers; the fuzzy stage does
+def test_every_form_on_the_results_page_carries_its_csrf_token(searcher_client, kacper, family_name):
+    """The results page's forms ("Change search", "search again including similar names") are partials
+    included with ``only``: without the token handed in, the browser's next POST would be refused."""
+    page = searcher_client.post(reverse("children:search"), form(
+        given_name="Kacper", family_name=family_name, **dob(kacper.date_of_birth))).content.decode()
+    assert page.count('<form method="post"') >= 2
+    assert page.count('name="csrfmiddlewaretoken"') == page.count('<form method="post"')
