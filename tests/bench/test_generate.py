@@ -121,5 +121,8 @@ def the_access_log_is_chained_across_monthly_partitions(result):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM audit_accessevent_default")
         assert cursor.fetchone()[0] == 0, "every event landed in its month's partition"
+        cursor.execute("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                       "WHERE c.relname LIKE 'auditevent_%%' AND NOT i.indisvalid")
+        assert cursor.fetchone()[0] == 0, "the access log's indexes are rebuilt on every partition"
     named = AccessEvent.objects.exclude(child_ref="").values_list("child_ref", flat=True)[:50]
     assert named and set(named) <= set(Child.objects.values_list("reference", flat=True))
