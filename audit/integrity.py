@@ -325,7 +325,20 @@ def _anchor(path, handle) -> dict:
 def anchor_soon() -> None:
     """The writer's own anchor, run after the commit of every ``AUDIT_ANCHOR_EVERY``-th event of a
     chain (``audit.services``), so anchors do not depend on beat. Never fails the request, which
-    has already committed: a broken chain or an unwritable file is logged at ERROR."""
+    has already committed: a broken chain or an unwritable file is logged at ERROR.
+
+    With a worker (``AUDIT_ANCHOR_IN_PROCESS`` off, the default with Redis) it is queued: anchoring
+    walks every event since the last anchor, which on a large log (or before the first anchor) is
+    far more than a request may spend -- measured: a search timed out at 1M events.
+    """
+    if not settings.AUDIT_ANCHOR_IN_PROCESS:
+        from celery import current_app
+
+        try:
+            current_app.send_task("audit.tasks.anchor_chain_heads")
+        except Exception as error:  # noqa: BLE001 -- a broker outage must not fail a committed request
+            logger.error("audit anchor not queued (beat's next anchor will cover it): %s", type(error).__name__)
+        return
     try:
         anchor()
     except ChainBroken as broken:

@@ -279,6 +279,8 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; Django's defaul
 # Outbound email queue (outbox/): every email is stored, then sent by a Celery task that retries
 # with exponential backoff (30 s, 1, 2, 4, 8 min...); after the last retry the row is "failed".
 OUTBOX_MAX_RETRIES = env.int("OUTBOX_MAX_RETRIES", default=5)
+# The writer's own audit anchor (audit.integrity.anchor_soon): in the request only with no worker.
+AUDIT_ANCHOR_IN_PROCESS = CELERY_TASK_ALWAYS_EAGER
 OUTBOX_SEND_IN_PROCESS = CELERY_TASK_ALWAYS_EAGER  # no worker: one attempt after the commit, then the sweep
 OUTBOX_RETRY_BACKOFF = timedelta(seconds=30)
 OUTBOX_RETRY_BACKOFF_MAX = timedelta(minutes=10)

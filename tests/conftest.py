@@ -74,6 +74,7 @@ def _own_anchor_file(settings, tmp_path, monkeypatch):
     Processes a test starts (gunicorn, workers) inherit it through the environment."""
     path = tmp_path / "audit-anchors.jsonl"
     settings.AUDIT_ANCHOR_FILE = path
+    settings.AUDIT_ANCHOR_IN_PROCESS = True  # no worker beside the suite (tests/audit/test_anchors.py queues one)
     monkeypatch.setenv("AUDIT_ANCHOR_FILE", str(path))
 
 

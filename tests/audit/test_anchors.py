@@ -195,3 +195,23 @@ def test_chain_heads_still_point_at_real_events(settings, django_capture_on_comm
     truncate_tail(keep_seq=2)
     assert integrity.verify(anchor_file="/nonexistent", require_anchor=False).ok
     assert ChainHead.objects.get(pk=1).last_seq == 2 and connection.vendor in ("sqlite", "postgresql")
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs the Redis broker a deployment's worker reads")
+def test_with_a_worker_the_writer_queues_its_anchor_instead_of_walking_the_log_in_the_request(
+        settings, anchor_file, django_capture_on_commit_callbacks):
+    """Anchoring walks every event since the last anchor: on a large log that took longer than a
+    request may (a search timed out at 1M events), so with a worker the request only queues it."""
+    import redis
+
+    settings.AUDIT_ANCHOR_IN_PROCESS = False
+    settings.AUDIT_ANCHOR_EVERY = 2
+    broker = redis.Redis.from_url(django_settings.REDIS_URL)
+    broker.delete("celery")
+    try:
+        write(2, django_capture_on_commit_callbacks)
+        assert not anchor_file.exists() or not integrity.read_anchors(anchor_file)
+        queued = [json.loads(message)["headers"]["task"] for message in broker.lrange("celery", 0, -1)]
+        assert queued == ["audit.tasks.anchor_chain_heads"]
+    finally:
+        broker.delete("celery")
