@@ -6,14 +6,13 @@ factor, grant expiry): nothing is cached across requests (SPEC 8).
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from guardian.shortcuts import get_objects_for_group, get_objects_for_user
+from guardian.shortcuts import get_objects_for_user
 
 from practitioners import roles
-from practitioners.models import AccessGrant, LocalAuthority, Organisation, Practitioner
+from practitioners.models import AccessGrant, ChildGroupObjectPermission, LocalAuthority, Organisation, Practitioner
 
 VIEW_CHILD = "children.view_child"
 
@@ -87,10 +86,27 @@ def children_with_organisation_access(organisation: Organisation) -> QuerySet:
     involvement with (``services.sync_organisation_access`` keeps the permission to that rule)."""
     from children.models import Child
 
-    group = Group.objects.filter(organisation__pk=organisation.pk).first()  # read now: created on first use
-    if group is None:
-        return Child.objects.none()
-    return get_objects_for_group(group, VIEW_CHILD, klass=Child.objects.active(), accept_global_perms=False)
+    # A subquery, not guardian's get_objects_for_group: that reads every child the organisation holds
+    # into Python and sends them back as an IN list (measured: a record view at 1M children spent
+    # ~150 ms on it for one organisation). Model-wide permissions never count (accept_global_perms off).
+    return Child.objects.active().filter(pk__in=_organisation_permissions(organisation).values("content_object_id"))
+
+
+def _organisation_permissions(organisation: Organisation) -> QuerySet[ChildGroupObjectPermission]:
+    """The organisation's view_child rows (its access group is read now: created on first use)."""
+    app_label, codename = VIEW_CHILD.split(".")
+    return ChildGroupObjectPermission.objects.filter(
+        group__organisation__pk=organisation.pk, permission__codename=codename,
+        permission__content_type__app_label=app_label)
+
+
+def organisation_may_open(organisation: Organisation, child) -> bool:
+    """Does the organisation hold view_child on this one (active) child: one probe of the unique
+    (group, permission, child) index."""
+    from children.models import Child
+
+    return child.status == Child.Status.ACTIVE and _organisation_permissions(organisation).filter(
+        content_object_id=child.pk).exists()
 
 
 def children_granted_to(practitioner: Practitioner, *, now=None) -> QuerySet:
@@ -125,7 +141,11 @@ def children_visible_to(practitioner: Practitioner, *, now=None) -> QuerySet:
 
 
 def may_open_child(practitioner: Practitioner, child, *, now=None) -> bool:
-    return children_visible_to(practitioner, now=now).filter(pk=child.pk).exists()
+    """``children_visible_to(practitioner)`` holds this child, asked of the one child."""
+    if practitioner is None or not may_search(practitioner.user):
+        return False
+    return organisation_may_open(practitioner.organisation, child) or children_granted_to(
+        practitioner, now=now).filter(pk=child.pk).exists()
 
 
 def live_grant_for(practitioner: Practitioner, child, *, now=None) -> AccessGrant | None:
@@ -206,8 +226,7 @@ def has_standing_access(viewer: Viewer, child) -> bool:
     organisation's through a confirmed open involvement. Moving a child to another area needs it."""
     if viewer.owns(child):
         return True
-    return viewer.practitioner is not None and children_with_organisation_access(
-        viewer.practitioner.organisation).filter(pk=child.pk).exists()
+    return viewer.practitioner is not None and organisation_may_open(viewer.practitioner.organisation, child)
 
 
 def sees_shielded_location(viewer: Viewer, child) -> bool:
